@@ -1,0 +1,9 @@
+"""Errors a user can fix. `run.py` prints their message as one paragraph, without a traceback."""
+
+
+class MixnamError(Exception):
+    """A problem with the user's input, data or environment, explained with the fix."""
+
+
+class DataError(MixnamError):
+    """A dataset is missing, unknown, truncated, corrupt or malformed."""

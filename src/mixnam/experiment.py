@@ -1,0 +1,68 @@
+"""One run: config -> data -> model -> fit -> evaluate -> record.
+
+The record is written whatever happens: `completed` with metrics, or `failed` with the error, so a
+sweep can continue past a bad run and a report can say why a cell is empty. A run whose completed
+record exists is skipped (unless `force=true`), which is what makes sweeps resumable.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import datetime, timezone
+
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from mixnam.reporting.records import environment, is_completed, read_record, record_path, result_config, \
+    run_id, write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+def _base_record(cfg: DictConfig) -> dict:
+    return {
+        "model": cfg.model.name, "dataset": cfg.dataset.name, "split": int(cfg.split), "seed": int(cfg.seed),
+        "experiment": cfg.experiment_name, "profile": cfg.profile, "run_id": run_id(cfg),
+        "config": result_config(cfg), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "env": environment(cfg.paths.root, str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))),
+        "max_epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
+    }
+
+
+def run(cfg: DictConfig) -> dict:
+    """Run (or skip) one experiment and return its record."""
+    path = record_path(cfg)
+    if not cfg.force and is_completed(path):
+        log.info("skipping %s: a completed record exists (force=true reruns it)", path)
+        return read_record(path)
+    with open_dict(cfg):
+        cfg.run_dir = str(path.with_suffix(""))
+    record = _base_record(cfg)
+    try:
+        from mixnam.data import load
+        from mixnam.models import build_estimator
+
+        data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
+                    mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows)
+        record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
+        estimator = build_estimator(cfg, data.problem)
+        started = time.perf_counter()
+        summary = estimator.fit(data.train, data.val)
+        record["fit_seconds"] = round(time.perf_counter() - started, 3)
+        record["metrics"] = {name: data.problem.score(part.y, estimator.predict(part.X))
+                             for name, part in (("val", data.val), ("test", data.test))}
+        record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
+                      **summary.extra)
+        if cfg.explain:
+            from mixnam.explain import explain_run
+
+            record["explain"] = explain_run(estimator, data, cfg.run_dir)
+        record["status"] = "completed"
+    except BaseException as error:
+        record.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
+        raise
+    finally:
+        record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        write_json_atomic(path, record)
+        log.info("%s record: %s", record["status"], path)
+    return record
