@@ -1,0 +1,29 @@
+# mixnam: `make install` then `make test`. Paper reproductions: `make reproduce-table1 [PROFILE=smoke]`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# torch 2.13.0: the CPU build here; on a CUDA machine e.g. TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+TORCH  ?= torch==2.13.0
+PROFILE ?= paper
+
+# The shared mirror of the public datasets, when it sits beside the checkout (CI, this workplace).
+ifneq ($(wildcard ../shared/data),)
+export MIXNAM_DATA_MIRROR ?= $(abspath ../shared/data)
+endif
+
+.PHONY: install test lint bench figures clean
+
+install:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install $(TORCH)
+	$(PY) -m pip install -e ".[dev]"
+
+test:
+	$(PY) -m pytest -q
+
+lint:
+	$(PY) -m ruff check src tests scripts run.py
+
+clean:
+	rm -rf outputs multirun .pytest_cache

@@ -1,0 +1,23 @@
+"""Shared fixtures: real data through the mirror (CI has ../shared/data), a temp results tree."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MIRROR = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def mirror() -> str | None:
+    """The dataset mirror; without one the loaders fall back to the canonical URLs (never a skip)."""
+    value = os.environ.get("MIXNAM_DATA_MIRROR") or (str(DEFAULT_MIRROR) if DEFAULT_MIRROR.is_dir() else None)
+    return value
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The project's own (ignored) cache, shared across tests so each file is fetched once."""
+    return Path(os.environ.get("MIXNAM_DATA_DIR", ROOT / "data"))
