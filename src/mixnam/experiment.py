@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from mixnam.errors import MixnamError
 from mixnam.reporting.records import environment, is_completed, read_record, record_path, result_config, \
     run_id, write_json_atomic
 
@@ -29,6 +30,18 @@ def _base_record(cfg: DictConfig) -> dict:
     }
 
 
+def check_device(cfg: DictConfig) -> None:
+    """A GPU run on a machine without one should stop with the fix, not a Lightning traceback."""
+    accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise MixnamError(f"trainer.accelerator={accelerator} but no CUDA device is visible on this machine "
+                              "(torch.cuda.is_available() is False). Use trainer=cpu here, or run on a GPU node "
+                              "with a CUDA build of torch (see README, Set up).")
+
+
 def run(cfg: DictConfig) -> dict:
     """Run (or skip) one experiment and return its record."""
     path = record_path(cfg)
@@ -41,6 +54,8 @@ def run(cfg: DictConfig) -> dict:
     try:
         from mixnam.data import load
         from mixnam.models import build_estimator
+
+        check_device(cfg)
 
         data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
                     mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows)
