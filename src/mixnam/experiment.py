@@ -58,7 +58,8 @@ def run(cfg: DictConfig) -> dict:
         check_device(cfg)
 
         data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
-                    mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows)
+                    mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
+                    options=OmegaConf.to_container(cfg.dataset.get("options") or {}, resolve=True))
         record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
         estimator = build_estimator(cfg, data.problem)
         started = time.perf_counter()

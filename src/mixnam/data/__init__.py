@@ -56,10 +56,10 @@ def _subsample(indices: SplitIndices, max_rows: int, n_rows: int) -> SplitIndice
 
 
 def load(name: str, split: int = 0, seed: int = 0, data_dir: str | Path = "data", mirror: str | None = None,
-         max_rows: int | None = None, verify_rows: bool = True) -> LoadedSplit:
+         max_rows: int | None = None, verify_rows: bool = True, options: dict | None = None) -> LoadedSplit:
     spec = get_spec(name)
     data_dir = Path(data_dir)
-    X, y = read(spec, data_dir, mirror, verify_rows=verify_rows, seed=seed)
+    X, y = read(spec, data_dir, mirror, verify_rows=verify_rows, seed=seed, options=options)
     indices = split_indices(spec.protocol if spec.protocol != "generated" else "holdout", y, split, seed,
                             _fold_dir(name, data_dir, mirror), spec.n_rows, spec.test_rows)
     if max_rows is not None and max_rows < len(X):

@@ -7,6 +7,7 @@ reference code builds them (column names included); splitting and preprocessing 
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -217,10 +218,19 @@ def get_spec(name: str) -> DatasetSpec:
 
 
 def read(spec: DatasetSpec, data_dir: str | Path, mirror: str | None, verify_rows: bool = True,
-         seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    """Fetch (or generate) the dataset and return its raw features and target, content-checked."""
+         seed: int = 0, options: dict | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """Fetch (or generate) the dataset and return its raw features and target, content-checked.
+
+    `options` (from `conf/dataset/<name>.yaml`, key `options`) override a generated dataset's defaults.
+    """
     if spec.generator is not None:
-        return spec.generator(seed=seed, **spec.options)
+        unknown = sorted(set(options or {}) - set(inspect.signature(spec.generator).parameters) - {"seed"})
+        if unknown:
+            raise DataError(f"{spec.name} has no option(s) {unknown}; its options are {sorted(spec.options)} "
+                            f"(set them as dataset.options.<name>=...).")
+        return spec.generator(seed=seed, **{**spec.options, **(options or {})})
+    if options:
+        raise DataError(f"{spec.name} is read from files and takes no options (got {sorted(options)}).")
     paths = {}
     for raw in spec.files:
         if spec.credentialed and not _available(raw, spec.name, data_dir, mirror):
