@@ -59,7 +59,7 @@ def run(cfg: DictConfig) -> dict:
 
         data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
                     mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
-                    options=OmegaConf.to_container(cfg.dataset.get("options") or {}, resolve=True))
+                    options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None)
         record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
         estimator = build_estimator(cfg, data.problem)
         started = time.perf_counter()
