@@ -1,0 +1,292 @@
+"""One LightningModule trains every neural model; `build(cfg, problem)` wraps it as an `Estimator`.
+
+The protocol of paper Appendix B and the authors' code: AdamW, cosine annealing of the learning rate
+over the epoch budget, validation every epoch on the dataset's metric in original units, early
+stopping after a quarter of the budget without improvement, and the best-validation weights used
+for test. Loss = MSE (standardised target) or BCE with logits, plus the model's own penalty.
+
+Batches are slices of tensors already in memory (`TensorBatches`): one permutation per epoch, no
+per-row Dataset. The best weights are written atomically to `<run_dir>/best.pt`; a resumable
+Lightning checkpoint `<run_dir>/last.ckpt` is refreshed every `trainer.checkpoint_every_n_epochs`
+epochs and picked up when the run is started again with `resume=true`.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback, EarlyStopping
+from omegaconf import DictConfig, OmegaConf
+
+from mixnam.models.base import AdditiveModel, NeuralModel
+from mixnam.models.mixnam import MixNAM
+from mixnam.models.mlp import MLP
+from mixnam.models.nam import NAM
+from mixnam.models.nbm import NBM
+from mixnam.training.protocol import Arrays, FitSummary, Problem
+
+# The model name picks the class; the variants differ only in their config (routing, pairs, ...).
+MODEL_CLASSES: dict[str, type[NeuralModel]] = {
+    "mixnam": MixNAM, "mixnam_d": MixNAM, "mixnam_e": MixNAM,
+    "nam": NAM, "na2m": NAM, "nbm": NBM, "nb2m": NBM, "mlp": MLP,
+}
+# Keys of a model config that steer training rather than the architecture.
+TRAINING_KEYS = ("name", "batch_size", "lr", "weight_decay", "max_epochs")
+PREDICT_BATCH = 8192
+
+
+def build_model(model_cfg: DictConfig | dict, n_features: int) -> NeuralModel:
+    """The torch module named by `model_cfg.name`, built from the config's architecture keys."""
+    options = OmegaConf.to_container(model_cfg, resolve=True) if isinstance(model_cfg, DictConfig) else dict(model_cfg)
+    architecture = {k: v for k, v in options.items() if k not in TRAINING_KEYS}
+    return MODEL_CLASSES[options["name"]](n_features, **architecture)
+
+
+class TensorBatches:
+    """Mini-batches sliced from in-memory tensors, reshuffled every epoch when `seed` is given.
+
+    A trailing batch of a single row joins the one before it: batch norm cannot normalise one row.
+    """
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int | None = None):
+        self.X, self.y, self.batch_size = X, y, batch_size
+        self.generator = None if seed is None else torch.Generator().manual_seed(seed)
+        starts = list(range(0, len(X), batch_size))
+        if len(starts) > 1 and len(X) - starts[-1] < 2:
+            starts.pop()
+        self.bounds = list(zip(starts, starts[1:] + [len(X)]))
+
+    def __len__(self) -> int:
+        return len(self.bounds)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.generator is None:
+            for start, stop in self.bounds:
+                yield self.X[start:stop], self.y[start:stop]
+            return
+        order = torch.randperm(len(self.X), generator=self.generator).to(self.X.device)
+        for start, stop in self.bounds:
+            rows = order[start:stop]
+            yield self.X[rows], self.y[rows]
+
+
+def to_model_units(logits: torch.Tensor, task: str) -> np.ndarray:
+    """Logits -> the estimator's prediction units: the standardised target, or P(y = 1)."""
+    logits = logits.detach().float()
+    return (torch.sigmoid(logits) if task == "classification" else logits).cpu().numpy().astype(np.float64)
+
+
+class NeuralTrainingModule(L.LightningModule):
+    """Trains any `NeuralModel`: task loss + model penalty; logs the validation metric every epoch."""
+
+    def __init__(self, model: NeuralModel, problem: Problem, lr: float, weight_decay: float, max_epochs: int,
+                 compile_model: bool = False):
+        super().__init__()
+        self.model, self.problem = model, problem
+        self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
+        self.monitor = f"val_{problem.metric}"
+        self.task_loss = F.mse_loss if problem.task == "regression" else F.binary_cross_entropy_with_logits
+        self.forward_details = torch.compile(model.forward_details) if compile_model else model.forward_details
+        self._val_logits: list[torch.Tensor] = []
+        self._val_targets: list[torch.Tensor] = []
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        details = self.forward_details(x)
+        loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss.item()} at epoch {self.current_epoch} (batch {batch_idx}); the model "
+                "diverged: lower model.lr or check the inputs for NaN/inf")
+        self.log("loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        x, y = batch
+        self._val_logits.append(self.forward_details(x).logit)
+        self._val_targets.append(y)
+
+    def on_validation_epoch_end(self) -> None:
+        logits = torch.cat(self._val_logits)
+        targets = torch.cat(self._val_targets).cpu().numpy()
+        self._val_logits.clear()
+        self._val_targets.clear()
+        if not torch.isfinite(logits).all():
+            raise FloatingPointError(f"validation predictions contain NaN/inf at epoch {self.current_epoch}; "
+                                     "the model diverged: lower model.lr")
+        score = self.problem.primary(targets, to_model_units(logits, self.problem.task))
+        self.log(self.monitor, score, prog_bar=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.max_epochs)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def _replace_atomically(write, path: Path) -> None:
+    """Write through `write(tmp_path)` next to `path`, then rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class BestCheckpoint(Callback):
+    """Tracks the best validation score; saves its weights to best.pt and a resumable last.ckpt."""
+
+    def __init__(self, run_dir: Path, monitor: str, higher_is_better: bool, last_every_n_epochs: int):
+        self.best_path, self.last_path = run_dir / "best.pt", run_dir / "last.ckpt"
+        self.monitor, self.higher_is_better = monitor, higher_is_better
+        self.last_every_n_epochs = last_every_n_epochs
+        self.best_score: float | None = None
+        self.best_epoch: int | None = None  # 1-based: the number of epochs trained when it was best
+
+    def _improves(self, score: float) -> bool:
+        if self.best_score is None:
+            return True
+        return score > self.best_score if self.higher_is_better else score < self.best_score
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: NeuralTrainingModule) -> None:
+        if trainer.sanity_checking:
+            return
+        score = float(trainer.callback_metrics[self.monitor])
+        epoch = trainer.current_epoch + 1
+        if self._improves(score):
+            self.best_score, self.best_epoch = score, epoch
+            state = {k: v.detach().cpu() for k, v in pl_module.model.state_dict().items()}
+            _replace_atomically(lambda tmp: torch.save(state, tmp), self.best_path)
+        if epoch % self.last_every_n_epochs == 0:
+            _replace_atomically(trainer.save_checkpoint, self.last_path)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score, self.best_epoch = state_dict["best_score"], state_dict["best_epoch"]
+
+
+def make_logger(cfg: DictConfig, run_dir: Path):
+    """CSV metrics in the run directory, or W&B (offline unless the user logged in and set WANDB_MODE)."""
+    if cfg.logger.name == "csv":
+        from lightning.pytorch.loggers import CSVLogger
+
+        return CSVLogger(save_dir=run_dir, name="", version="")
+    if cfg.logger.name == "wandb":
+        from lightning.pytorch.loggers import WandbLogger
+
+        return WandbLogger(project=cfg.logger.project, mode=cfg.logger.mode, save_dir=str(run_dir),
+                           name=f"{cfg.dataset.name}-{cfg.model.name}-split{cfg.split}-seed{cfg.seed}",
+                           group=cfg.experiment_name, config=OmegaConf.to_container(cfg, resolve=True))
+    raise ValueError(f"unknown logger {cfg.logger.name!r}; expected csv or wandb")
+
+
+class NeuralEstimator:
+    """The `Estimator` of a neural model: fit with Lightning, predict in model units, explain additively."""
+
+    def __init__(self, cfg: DictConfig, problem: Problem):
+        self.cfg, self.problem = cfg, problem
+        L.seed_everything(int(cfg.seed), verbose=False)
+        self.model = build_model(cfg.model, problem.n_features)
+        self.device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def fit(self, train: Arrays, val: Arrays) -> FitSummary:
+        cfg, trainer_cfg = self.cfg, self.cfg.trainer
+        if trainer_cfg.max_epochs is None:
+            raise ValueError(f"no epoch budget for {cfg.model.name}: set model.max_epochs or trainer.max_epochs")
+        max_epochs = int(trainer_cfg.max_epochs)
+        run_dir = Path(cfg.run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        torch.set_float32_matmul_precision(trainer_cfg.matmul_precision)
+        if trainer_cfg.num_threads:
+            torch.set_num_threads(int(trainer_cfg.num_threads))
+
+        def tensors(part: Arrays) -> tuple[torch.Tensor, torch.Tensor]:
+            return (torch.as_tensor(part.X, dtype=torch.float32, device=self.device),
+                    torch.as_tensor(part.y, dtype=torch.float32, device=self.device))
+
+        batch_size = int(cfg.model.batch_size)
+        train_batches = TensorBatches(*tensors(train), batch_size, seed=int(cfg.seed))
+        val_batches = TensorBatches(*tensors(val), max(batch_size, PREDICT_BATCH))
+        module = NeuralTrainingModule(self.model, self.problem, float(cfg.model.lr), float(cfg.model.weight_decay),
+                                      max_epochs, bool(trainer_cfg.compile))
+        monitor, mode = module.monitor, "max" if self.problem.higher_is_better else "min"
+        best = BestCheckpoint(run_dir, monitor, self.problem.higher_is_better,
+                              int(trainer_cfg.checkpoint_every_n_epochs))
+        patience = max(1, int(max_epochs * float(trainer_cfg.patience_fraction)))
+        logger = make_logger(cfg, run_dir)
+        trainer = L.Trainer(
+            max_epochs=max_epochs, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
+            precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
+            # early stopping decides before `best` saves, so a resumed run restores its up-to-date state
+            callbacks=[EarlyStopping(monitor=monitor, mode=mode, patience=patience, check_on_train_epoch_end=False),
+                       best],
+            enable_checkpointing=False, enable_progress_bar=trainer_cfg.enable_progress_bar,
+            enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=run_dir,
+            log_every_n_steps=min(50, len(train_batches)))
+        self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
+        resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
+        try:
+            trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)
+        finally:
+            if cfg.logger.name == "wandb":
+                import wandb
+
+                wandb.finish()
+        self.model.load_state_dict(torch.load(best.best_path, map_location="cpu"))
+        return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch,
+                          extra={"checkpoint": str(best.best_path), "stopped_early": trainer.current_epoch < max_epochs,
+                                 "resumed": resume_from is not None})
+
+    def _evaluate(self, fn, X: np.ndarray) -> torch.Tensor:
+        """`fn` over `X` in eval mode and batches, on the training device; returns a CPU tensor."""
+        self.model.to(self.device).eval()
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32))
+        with torch.no_grad():
+            parts = [fn(X[i:i + PREDICT_BATCH].to(self.device)).float().cpu() for i in range(0, len(X), PREDICT_BATCH)]
+        return torch.cat(parts)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return to_model_units(self._evaluate(self.model, X), self.problem.task)
+
+    # The additive contract (as `mixnam.models.library.AdditiveBaseline`), for additive models only.
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return self.problem.feature_names
+
+    def _additive(self) -> AdditiveModel:
+        if not isinstance(self.model, AdditiveModel):
+            raise AttributeError(f"{type(self.model).__name__} is not additive: it has no per-term contributions")
+        return self.model
+
+    @property
+    def term_features(self) -> list[tuple[int, ...]]:
+        return list(self._additive().term_features)
+
+    @property
+    def term_names(self) -> list[str]:
+        return [" x ".join(self.feature_names[i] for i in features) for features in self.term_features]
+
+    @property
+    def intercept(self) -> float:
+        return self._additive().intercept.item()
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """(rows, terms) on the logit scale; their sum plus `intercept` is the logit of `predict`."""
+        return self._evaluate(self._additive().contributions, X).double().numpy()
+
+
+def build(cfg: DictConfig, problem: Problem) -> NeuralEstimator:
+    """Registry entry for every neural model (see `mixnam.models`)."""
+    return NeuralEstimator(cfg, problem)
