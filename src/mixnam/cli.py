@@ -72,6 +72,7 @@ def _check_keys(value_overrides, group_overrides, conf_dir: Path) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
+    from omegaconf.errors import InterpolationResolutionError
 
     try:
         with initialize_config_dir(str(conf_dir), version_base="1.3"):
@@ -80,7 +81,10 @@ def _check_keys(value_overrides, group_overrides, conf_dir: Path) -> None:
         return  # Hydra itself reports what is wrong with the composition
     missing = object()
     for key, value in value_overrides:
-        current = OmegaConf.select(cfg, key, default=missing, throw_on_missing=False)
+        try:
+            current = OmegaConf.select(cfg, key, default=missing, throw_on_missing=False)
+        except InterpolationResolutionError:  # it exists: paths.* interpolate ${hydra:...}, set only inside a run
+            continue
         if current is missing:
             parent_key, _, leaf = key.rpartition(".")
             parent = OmegaConf.select(cfg, parent_key, default=None) if parent_key else cfg
