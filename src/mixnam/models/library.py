@@ -1,0 +1,107 @@
+"""What the library-backed baselines (EBM, XGBoost, linear, spline, NODE) share.
+
+Every config under `conf/model/` for these models holds `name`, the library's own keyword arguments,
+and a few keys of ours that steer the fit (listed per module). `library_kwargs` separates the two so
+that a new library argument can be set from the command line (`model.<arg>=`) without code changes.
+
+Additive baselines also share one explanation contract (`AdditiveBaseline`): per-term
+`contributions(X)` whose row sum plus `intercept`, through the inverse link, equals `predict(X)`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from scipy.special import expit
+
+from mixnam.training.protocol import Arrays, Problem
+
+
+def library_kwargs(cfg: DictConfig, own: Iterable[str] = ()) -> dict[str, Any]:
+    """The model config as plain keyword arguments, minus `name` and the keys in `own`."""
+    kwargs = OmegaConf.to_container(cfg.model, resolve=True)
+    return {k: v for k, v in kwargs.items() if k != "name" and k not in set(own)}
+
+
+def select_on_val(
+    candidates: Iterable[Any], fit: Callable[[Any], Any], problem: Problem, val: Arrays, predict: Callable[[Any], np.ndarray]
+) -> tuple[Any, Any, dict[str, float]]:
+    """Fit one model per candidate value and keep the best on the validation metric.
+
+    The harness selects every model on its validation split (paper protocol), so the regularisation
+    of the linear and spline baselines is chosen the same way rather than by in-sample CV/GCV.
+    Returns (best value, its fitted model, {str(value): val metric}).
+    """
+    best = None
+    scores: dict[str, float] = {}
+    for value in candidates:
+        model = fit(value)
+        score = problem.primary(val.y, predict(model))
+        scores[str(value)] = score
+        better = best is None or (score > best[2] if problem.higher_is_better else score < best[2])
+        if better:
+            best = (value, model, score)
+    if best is None:
+        raise ValueError("no candidate values to select from")
+    return best[0], best[1], scores
+
+
+class AdditiveBaseline:
+    """Mixin for additive baselines: per-term contributions, intercept and shape functions.
+
+    Subclasses set `task` and `feature_names` and implement `intercept` and `contributions`
+    (plus `term_features` when terms are not one per feature, in order).
+    """
+
+    task: str
+    feature_names: tuple[str, ...]
+
+    @property
+    def link(self) -> str:
+        return "logit" if self.task == "classification" else "identity"
+
+    def inverse_link(self, margin: np.ndarray) -> np.ndarray:
+        """Margin (sum of terms + intercept) -> model units (probability for classification)."""
+        margin = np.asarray(margin, dtype=np.float64)
+        return expit(margin) if self.task == "classification" else margin
+
+    @property
+    def intercept(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def term_features(self) -> list[tuple[int, ...]]:
+        """Feature indices of each term (one term per feature unless a model says otherwise)."""
+        return [(i,) for i in range(len(self.feature_names))]
+
+    @property
+    def term_names(self) -> list[str]:
+        return [" x ".join(self.feature_names[i] for i in f) for f in self.term_features]
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """(rows, terms) contributions on the margin scale."""
+        raise NotImplementedError
+
+    def shape_functions(self, X: np.ndarray, n_grid: int = 256, n_grid_pair: int = 32) -> dict[str, Any]:
+        """Each term evaluated on a grid spanning the rows `X` (a 2-D grid for pairwise terms).
+
+        Exact for additive models: a term depends only on its own features, so the other columns
+        of the grid rows (held at the median of `X`) do not change its value.
+        """
+        X = np.asarray(X, dtype=np.float32)
+        lo, hi, median = X.min(axis=0), X.max(axis=0), np.median(X, axis=0)
+        grid = np.linspace(lo, hi, n_grid, dtype=np.float32)
+        main = self.contributions(grid)
+        terms = []
+        for t, (name, features) in enumerate(zip(self.term_names, self.term_features)):
+            if len(features) == 1:
+                terms.append({"name": name, "features": list(features), "x": grid[:, features[0]], "scores": main[:, t]})
+                continue
+            a, b = features
+            xa, xb = (np.linspace(lo[f], hi[f], n_grid_pair, dtype=np.float32) for f in (a, b))
+            rows = np.tile(median, (n_grid_pair**2, 1))
+            rows[:, a], rows[:, b] = np.repeat(xa, n_grid_pair), np.tile(xb, n_grid_pair)
+            scores = self.contributions(rows)[:, t].reshape(n_grid_pair, n_grid_pair)
+            terms.append({"name": name, "features": [a, b], "x": [xa, xb], "scores": scores})
+        return {"link": self.link, "intercept": self.intercept, "terms": terms}
