@@ -1,0 +1,51 @@
+"""Rebuild one of the paper's tables from the run records, beside the paper's values.
+
+    python -m mixnam.report table1|table2|table3|table6|table7|table8|table9|summary
+        [--runs results/runs] [--out results/tables] [profile=paper|smoke] [override ...]
+
+writes `<out>/<table>.md`, `.tex` and `.csv` (`summary`: `<out>/runs_summary.csv`, one line per record). It expands the table's experiment sweep(s) as
+`python run.py -m experiment=<table> <override ...>` would, so it knows every run the table needs:
+give it the sweep's overrides (`profile=smoke`, `dataset=housing`; launcher settings are ignored).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mixnam.reporting.render import latex, markdown, runs_summary, to_csv
+from mixnam.cli import CONF_DIR
+from mixnam.reporting.tables import SPECS, build
+
+ROOT = CONF_DIR.parent
+
+
+def main(argv: list[str] | None = None) -> Path:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m mixnam.report", description=__doc__.split("\n")[0])
+    parser.add_argument("table", choices=[*sorted(SPECS), "summary"])
+    parser.add_argument("--runs", type=Path, help="the records (default: the sweep's paths.runs_dir=, else results/runs)")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "tables")
+    parser.add_argument("overrides", nargs="*", help="the sweep's overrides, e.g. profile=smoke dataset=housing")
+    args = parser.parse_args(argv)
+    profile = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("profile=")), "paper")
+    overrides = tuple(o for o in args.overrides if not o.startswith(("profile=", "hydra")))
+    runs = args.runs or Path(next((o.split("=", 1)[1] for o in overrides if o.startswith("paths.runs_dir=")),
+                                  ROOT / "results" / "runs"))
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.table == "summary":
+        (args.out / "runs_summary.csv").write_text(runs_summary(runs))
+        return args.out / "runs_summary.csv"
+    table = build(args.table, runs, profile, overrides)
+    command = " ".join(["python -m mixnam.report", *argv])
+    for suffix, text in ((".md", markdown(table, command)), (".tex", latex(table, command)), (".csv", to_csv(table))):
+        (args.out / f"{args.table}{suffix}").write_text(text)
+    filled = sum(cell.n > 0 for cell in table.cells.values())
+    print(f"{args.out / args.table}.md|.tex|.csv: {filled}/{len(table.cells)} cells from {len(table.records)} "
+          f"records (profile {profile})")
+    return args.out / f"{args.table}.md"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,235 @@
+"""A built table as Markdown, LaTeX and CSV, each with the same provenance: what made these numbers."""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import statistics
+from collections import Counter, defaultdict
+from datetime import datetime, timezone
+
+from mixnam.reporting.tables import DATASETS, MODEL_LABELS, Cell, Table, protocol_runs
+
+PROFILE_NOTES = {
+    "smoke": "**profile: smoke** — a quick end-to-end check (a few epochs on a few thousand rows, at most 2 "
+             "folds/seeds): not a result, not comparable to the paper.",
+    "reduced": "**profile: reduced** — the paper's protocol on every row at a reduced budget (fewer epochs and "
+               "seeds, stated under *Provenance*): differences from the paper partly reflect the budget.",
+    "paper": "profile: paper — the paper's protocol and budget (see the provenance below for what actually ran).",
+}
+LEGEND = ("Each cell: ours as mean ± std over folds/seeds (sample std) and the number of runs (of the expected, "
+          "when fewer); then the paper's value, Δ = ours − paper, and ✓ when Welch's t-test of ours against the "
+          "paper's mean ± std over its protocol's runs (allowing for the paper's rounding) finds no difference "
+          "(p ≥ 0.05), ✗ when it does (p < 0.05), · with fewer than 2 runs of ours. Bold: our best per column. "
+          "[k]: runs missing, see *Missing cells and why*.")
+
+
+def _decimals(cell: Cell) -> int:
+    resolution = cell.paper.resolution if cell.paper else 1e-3
+    return max(0, round(-math.log10(resolution)))
+
+
+def number(value: float | None, decimals: int) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if decimals == 0 else f"{value:.{decimals}f}"
+
+
+def ours(cell: Cell) -> str:
+    d = _decimals(cell)
+    return number(cell.mean, d) + (f" ± {number(cell.std, d)}" if cell.std is not None else "")
+
+
+def runs(cell: Cell) -> str:
+    return f"({cell.n})" if cell.n == cell.expected else f"({cell.n}/{cell.expected})"
+
+
+def mark(cell: Cell) -> str:
+    return {True: "✓", False: "✗", None: "·"}[cell.within_noise]
+
+
+def paper_text(cell: Cell) -> str:
+    if cell.paper is None:
+        return "paper —"
+    d = _decimals(cell)
+    return f"paper {cell.paper.text}" + (f" · Δ {cell.diff:+.{d}f} {mark(cell)}" if cell.diff is not None else "")
+
+
+# ------------------------------------------------------------------------------------------- provenance
+def missing(table: Table) -> dict[str, list[tuple[str, str]]]:
+    """Reason -> the (row, column) cells it leaves empty or short, in table order."""
+    reasons: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in table.spec.rows:
+        for column in table.spec.columns:
+            cell = table.cell(row, column)
+            if cell is not None and cell.n < cell.expected:
+                reasons[cell.why_empty if not cell.n else f"partial: {cell.why_empty}"].append((row, column))
+    return dict(reasons)
+
+
+def _footnotes(table: Table) -> dict[tuple[str, str], int]:
+    return {place: k for k, places in enumerate(missing(table).values(), 1) for place in places}
+
+
+def _spread(values: list[int]) -> str:
+    values = sorted(set(values))
+    if values == list(range(values[0], values[-1] + 1)) and len(values) > 2:
+        return f"{values[0]}–{values[-1]}"
+    return ", ".join(map(str, values))
+
+
+def provenance(table: Table, command: str) -> list[str]:
+    records = table.records
+    done = [r for r in records if r.get("status") == "completed"]
+    env = [r.get("env", {}) for r in records]
+    commits = Counter(e.get("git_commit", "unknown") for e in env)
+    hardware = Counter(f"{e.get('hostname', '?')}: {e.get('cpu', '?')} x{e.get('cpu_count', '?')} cores, "
+                       f"device {e.get('device', '?')}{', ' + e['gpu'] if e.get('gpu') else ''}, "
+                       f"torch {e.get('torch', '?')}" for e in env)
+    lines = [f"- Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `{command}` from {len(records)} "
+             f"records ({len(done)} completed, {len(records) - len(done)} failed) of {table.expected_runs} runs "
+             f"the sweep{'s' if len(table.spec.experiments) > 1 else ''} "
+             f"({', '.join('experiment=' + e for e in table.spec.experiments)}) expand to.",
+             "- Code: " + ("; ".join(f"commit `{c}` ({n} runs)" for c, n in commits.most_common()) or "no records"),
+             "- Hardware: " + ("; ".join(f"{h} ({n} runs)" for h, n in hardware.most_common()) or "no records")]
+    by_model: dict[str, list[dict]] = defaultdict(list)
+    by_dataset: dict[str, list[dict]] = defaultdict(list)
+    for r in done:
+        by_model[r["model"]].append(r)
+        by_dataset[r["dataset"]].append(r)
+    epochs = []
+    for model, rs in by_model.items():
+        ran = [r["epochs_run"] for r in rs if r.get("epochs_run") is not None]
+        if ran:
+            budget = _spread([r["max_epochs"] for r in rs if r.get("max_epochs") is not None] or [0])
+            best = [r["best_epoch"] for r in rs if r.get("best_epoch") is not None]
+            epochs.append(f"{MODEL_LABELS.get(model, model)} max_epochs {budget}, ran {statistics.fmean(ran):.0f}"
+                          + (f" (best epoch {statistics.fmean(best):.0f})" if best else ""))
+    if epochs:
+        lines.append("- Epochs (mean over runs): " + "; ".join(epochs) + ".")
+    fit = sum(r.get("fit_seconds") or 0 for r in done)
+    lines.append(f"- Fit time: {fit / 3600:.2f} h in total.")
+    for dataset, rs in by_dataset.items():
+        sizes = Counter(f"{r['data']['n_train']}/{r['data']['n_val']}/{r['data']['n_test']}" for r in rs if "data" in r)
+        max_rows = {(r.get("config", {}).get("data") or {}).get("max_rows") for r in rs} - {None}
+        lines.append(f"- {DATASETS.get(dataset, dataset)}: {len(rs)} runs (folds {_spread([r['split'] for r in rs])} "
+                     f"x seeds {_spread([r['seed'] for r in rs])}; the paper's protocol has {protocol_runs(dataset)} per "
+                     f"cell); train/val/test rows {', '.join(sizes)}"
+                     + (f" (reduced: data.max_rows={', '.join(map(str, max_rows))})" if max_rows else "") + ".")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------------ output
+def markdown(table: Table, command: str) -> str:
+    spec, notes = table.spec, _footnotes(table)
+    header = ["", *spec.fixed, *spec.columns]
+    out = [f"# {spec.title}", "", "> " + PROFILE_NOTES.get(table.profile, f"profile: {table.profile}"), "",
+           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in spec.rows:
+        cells = [spec.fixed[f].get(row, "") for f in spec.fixed]
+        for column in spec.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                cells.append("")
+            elif cell.n == 0:
+                cells.append(f"— [{notes[(row, column)]}]<br>{paper_text(cell)}")
+            else:
+                text = f"**{ours(cell)}**" if cell.best else ours(cell)
+                note = f" [{notes[(row, column)]}]" if (row, column) in notes else ""
+                cells.append(f"{text} {runs(cell)}{note}<br>{paper_text(cell)}")
+        out.append(f"| {row} | " + " | ".join(cells) + " |")
+    out += ["", LEGEND + (" " + spec.note if spec.note else ""), "", "## Provenance", "", *provenance(table, command)]
+    reasons = missing(table)
+    if reasons:
+        out += ["", "## Missing cells and why", ""]
+        for k, (reason, places) in enumerate(reasons.items(), 1):
+            out.append(f"{k}. {_places(table, places)}: {reason}")
+    return "\n".join(out) + "\n"
+
+
+def _places(table: Table, places: list[tuple[str, str]]) -> str:
+    """`MIMIC-II AUC↑ (all rows)` or `NODE / Housing RMSE↓; ...`: a compact list of cells."""
+    by_column: dict[str, list[str]] = defaultdict(list)
+    for row, column in places:
+        by_column[column].append(row)
+    all_rows = [r for r in table.spec.rows if any(table.cell(r, c) for c in by_column)]
+    parts = []
+    for column, rows in by_column.items():
+        rows_in_column = [r for r in all_rows if table.cell(r, column) is not None]
+        parts.append(f"{column} ({'all rows' if rows == rows_in_column and len(rows) > 1 else ', '.join(rows)})")
+    return "; ".join(parts)
+
+
+LATEX = {"λ": r"$\lambda$", "↓": r"$\downarrow$", "↑": r"$\uparrow$", "±": r"$\pm$", "✓": r"\checkmark",
+         "✗": r"$\times$", "·": r"$\cdot$", "—": "--", "Δ": r"$\Delta$", "−": "-", "%": r"\%", "_": r"\_", "&": r"\&",
+         "#": r"\#"}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(LATEX.get(ch, ch) for ch in text)
+
+
+def latex(table: Table, command: str) -> str:
+    spec, notes = table.spec, _footnotes(table)
+    header = ["", *spec.fixed, *spec.columns]
+    out = [f"% {spec.title} -- profile {table.profile}; generated by `{command}` (see the .md for provenance)",
+           r"\begin{table}[t]", r"\centering", r"\small",
+           rf"\caption{{{tex_escape(spec.title)} (reproduction, profile {table.profile}). Ours: mean $\pm$ std "
+           r"(runs); below: the paper's value, the difference and \checkmark{} when within noise (Welch, $p \ge 0.05$).}",
+           r"\begin{tabular}{l" + "c" * (len(header) - 1) + "}", r"\toprule",
+           " & ".join(tex_escape(h) for h in header) + r" \\", r"\midrule"]
+    for row in spec.rows:
+        cells = [tex_escape(spec.fixed[f].get(row, "")) for f in spec.fixed]
+        for column in spec.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                cells.append("")
+                continue
+            first = f"-- [{notes[(row, column)]}]" if cell.n == 0 else tex_escape(ours(cell))
+            first = (rf"\textbf{{{first}}}" if cell.best else first) + f" {runs(cell)}"
+            cells.append(rf"\shortstack{{{first}\\{{\scriptsize {tex_escape(paper_text(cell))}}}}}")
+        out.append(" & ".join([tex_escape(row), *cells]) + r" \\")
+    out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    out += [f"% {line}" for line in provenance(table, command)]
+    out += [f"% [{k}] {_places(table, p)}: {reason}" for k, (reason, p) in enumerate(missing(table).items(), 1)]
+    return "\n".join(out) + "\n"
+
+
+def to_csv(table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["table", "profile", "row", "column", "quantity", "n", "expected", "mean", "std", "paper_mean",
+                     "paper_std", "paper_n", "diff", "p_value", "within_noise", "best", "why_missing"])
+    for row in table.spec.rows:
+        for column in table.spec.columns:
+            cell = table.cell(row, column)
+            if cell is None:
+                continue
+            p = cell.paper
+            writer.writerow([table.spec.name, table.profile, row, column, cell.quantity, cell.n, cell.expected,
+                             cell.mean, cell.std, p and p.mean, p and p.std, p and p.n, cell.diff, cell.p_value,
+                             cell.within_noise, cell.best, cell.why_empty if cell.n < cell.expected else ""])
+    return buffer.getvalue()
+
+
+SUMMARY_KEYS = ("model.variation_penalty", "model.n_experts", "model.top_k", "data.max_rows")
+
+
+def runs_summary(runs_dir) -> str:
+    """One CSV line per record (no checkpoints): what ran, under which budget, with which result or error."""
+    from mixnam.reporting.records import iter_records
+    from mixnam.reporting.store import MISSING, dig
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["experiment", "profile", "dataset", "model", "split", "seed", "status", "metric", "val", "test",
+                     *SUMMARY_KEYS, "max_epochs", "epochs_run", "best_epoch", "fit_seconds", "git_commit", "error"])
+    for _, r in iter_records(runs_dir):
+        metric = r.get("metric", "")
+        values = [dig(r, f"metrics.val.{metric}"), dig(r, f"metrics.test.{metric}"),
+                  *(dig(r.get("config", {}), key) for key in SUMMARY_KEYS)]
+        writer.writerow([r.get("experiment"), r.get("profile"), r.get("dataset"), r.get("model"), r.get("split"),
+                         r.get("seed"), r.get("status"), metric, *("" if v is MISSING else v for v in values),
+                         r.get("max_epochs"), r.get("epochs_run"), r.get("best_epoch"), r.get("fit_seconds"),
+                         r.get("env", {}).get("git_commit"), (r.get("error") or "")[:200]])
+    return buffer.getvalue()
