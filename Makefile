@@ -27,3 +27,11 @@ lint:
 
 clean:
 	rm -rf outputs multirun .pytest_cache
+
+# ---- The paper's shape-function figures, drawn from stored runs' shape data ---------------------------
+# make figures [FIGURES="4 5 6 7 3"] [PROFILE=smoke]: sweeps experiment=figure4 (Figures 4, 5), figure6, figure7
+# (finished runs are skipped), then writes results/figures/figure<N>.png|.pdf; Figure 3 uses any Housing
+# runs of ebm/nam/mixnam made with explain=true.
+FIGURES ?= 4 5
+figures:
+	$(PY) scripts/make_figures.py $(FIGURES) --run --override profile=$(PROFILE)

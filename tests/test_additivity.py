@@ -1,0 +1,90 @@
+"""Additivity (Eq. 10-11), tightness (Eq. 12) and the cost over NAM (Table 9) measure what the paper says."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mixnam.evaluation.additivity import additivity, tightness
+from mixnam.evaluation.complexity import n_parameters, over_nam, paper_extra_params
+from mixnam.explain import view
+from mixnam.models.mixnam import MixNAM
+from mixnam.models.mlp import MLP
+from mixnam.models.nam import NAM
+
+N_FEATURES = 8
+
+
+@pytest.fixture(scope="module")
+def rows() -> np.ndarray:
+    """Housing-shaped inputs in model units (quantile-normal features)."""
+    return np.random.default_rng(0).standard_normal((2048, N_FEATURES)).astype(np.float32)
+
+
+def measured(module: torch.nn.Module, X: np.ndarray) -> tuple[float, np.ndarray]:
+    torch.manual_seed(0)
+    return additivity(view(module, X.shape[1]).output, X, max_rows=1024)
+
+
+def small(model, **kwargs):
+    torch.manual_seed(0)
+    return model(N_FEATURES, **kwargs)
+
+
+@pytest.mark.parametrize("module", [
+    pytest.param(lambda: small(NAM, hidden_dims=(32, 32)), id="nam"),
+    pytest.param(lambda: small(MixNAM, n_layers=2, hidden_dim=32, diagonal_routing=True, gumbel_tau=0.1),
+                 id="mixnam_d"),
+])
+def test_strictly_additive_models_score_one_to_float_precision(module, rows):
+    value, shares = measured(module(), rows)
+    assert value == pytest.approx(1.0, abs=1e-6) and np.allclose(shares, 1.0, atol=1e-6)
+
+
+def test_an_mlp_and_pairwise_or_routed_models_score_below_one(rows):
+    mlp, _ = measured(small(MLP, hidden_dims=(64, 64)), rows)
+    na2m, _ = measured(small(NAM, hidden_dims=(32, 32), pairwise=True), rows)
+    mixnam, _ = measured(small(MixNAM, n_layers=2, hidden_dim=32), rows)
+    assert mlp < 0.5, "an MLP mixes every feature into every derivative"
+    assert na2m < 0.99 and mixnam < 0.99
+
+
+def test_additivity_matches_the_variance_decomposition_of_a_known_function(rows):
+    # y = x0^2 + x1^2 + x0 x1: dy/dx0 = 2 x0 + x1, Var(E(. | x0)) / Var = 4 / 5 for independent N(0, 1)
+    value, shares = additivity(lambda x: (x[:, 0] ** 2 + x[:, 1] ** 2 + x[:, 0] * x[:, 1]), rows, max_rows=None)
+    assert shares[:2] == pytest.approx([0.8, 0.8], abs=0.02)
+    assert np.allclose(shares[2:], 1.0), "an unused feature has a constant derivative: additive"
+
+
+def test_tightness_is_one_when_rows_fill_their_bounds_and_zero_when_they_sit_on_one():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(4000, 2))
+    upper, lower = 1.0 + X, -1.0 - X
+    spread = lower + rng.uniform(size=X.shape) * (upper - lower)
+    assert tightness(X, spread, upper, lower)[0] > 0.9
+    assert tightness(X, upper, upper, lower)[0] == pytest.approx(0.0)
+    assert tightness(X, upper, upper, upper)[0] == 1.0, "collapsed bounds (all experts agree) are tight"
+
+
+def test_tightness_of_a_mixnam_lies_in_zero_one(rows):
+    model_view = view(small(MixNAM, n_layers=2, hidden_dim=32), N_FEATURES)
+    o, r = model_view.experts(rows)
+    value, per_feature = tightness(rows, (o * r).sum(-1), o.max(-1), o.min(-1))
+    assert 0.0 < value <= 1.0 and ((per_feature > 0) & (per_feature <= 1)).all()
+
+
+def test_cost_over_nam_is_table_9():
+    # the paper's Housing settings: n = 8, d = 128, C = 4 (MixNAM) and C = 64 (MixNAM-D)
+    assert paper_extra_params(8, 128, 4, diagonal_routing=False) == 36_928  # "37k"
+    assert paper_extra_params(8, 128, 64, diagonal_routing=True) == 132_096  # "132k"
+    assert paper_extra_params(90, 128, 4, diagonal_routing=False) == 4_194_000  # Year "4.2M"
+    for kwargs, formula in (({}, 36_928), ({"n_experts": 64, "top_k": 64, "diagonal_routing": True}, 132_096)):
+        mixnam = MixNAM(8, n_layers=4, hidden_dim=128, normalization="layer_norm", **kwargs)
+        nam = NAM(8, hidden_dims=[128] * 4, normalization="layer_norm")
+        cost = over_nam(mixnam)
+        assert cost["n_params_nam"] == n_parameters(nam), "the NAM counterpart shares MixNAM's encoders"
+        assert cost["extra_params_over_nam"] == n_parameters(mixnam) - n_parameters(nam)
+        assert cost["extra_params_over_nam"] == formula - 8 * 129, "the paper's formula leaves NAM's heads in"
+        assert cost["extra_params_paper_formula"] == formula
+        assert cost["extra_memory_bytes_over_nam"] == 4 * cost["extra_params_over_nam"]
+    assert over_nam(NAM(8)) == {}
