@@ -69,6 +69,13 @@ def run(cfg: DictConfig) -> dict:
                              for name, part in (("val", data.val), ("test", data.test))}
         record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
                       **summary.extra)
+        from mixnam.explain import interpretability
+
+        try:  # additivity, tightness, size over NAM (Tables 3, 9); a metric's bug must not lose a finished fit
+            record["interpretability"] = interpretability(estimator, data)
+        except Exception as error:  # noqa: BLE001
+            log.warning("interpretability metrics failed: %s: %s", type(error).__name__, error)
+            record["interpretability"] = {"error": f"{type(error).__name__}: {error}"}
         if cfg.explain:
             from mixnam.explain import explain_run
 
