@@ -72,8 +72,8 @@ def housing_slice(data_dir, mirror):
 
 def test_a_short_mixnam_run_lowers_the_validation_error_and_keeps_its_best_weights(housing_slice, tmp_path):
     data = housing_slice
-    estimator = build(config("model=mixnam", "trainer.max_epochs=6", "model.batch_size=256", *TINY_MIXNAM, run_dir=tmp_path),
-                      data.problem)
+    cfg = config("model=mixnam", "trainer.max_epochs=6", "model.batch_size=256", *TINY_MIXNAM, run_dir=tmp_path)
+    estimator = build(cfg, data.problem)
     untrained = data.problem.primary(data.val.y, estimator.predict(data.val.X))
     summary = estimator.fit(data.train, data.val)
     trained = data.problem.primary(data.val.y, estimator.predict(data.val.X))

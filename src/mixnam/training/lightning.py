@@ -164,7 +164,7 @@ class BestCheckpoint(Callback):
             state = {k: v.detach().cpu() for k, v in pl_module.model.state_dict().items()}
             _replace_atomically(lambda tmp: torch.save(state, tmp), self.best_path)
         if epoch % self.last_every_n_epochs == 0:
-            _replace_atomically(trainer.save_checkpoint, self.last_path)
+            _replace_atomically(lambda tmp: trainer.save_checkpoint(tmp, weights_only=False), self.last_path)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_score": self.best_score, "best_epoch": self.best_epoch}
@@ -184,7 +184,9 @@ def make_logger(cfg: DictConfig, run_dir: Path):
 
         return WandbLogger(project=cfg.logger.project, mode=cfg.logger.mode, save_dir=str(run_dir),
                            name=f"{cfg.dataset.name}-{cfg.model.name}-split{cfg.split}-seed{cfg.seed}",
-                           group=cfg.experiment_name, config=OmegaConf.to_container(cfg, resolve=True))
+                           group=cfg.experiment_name,
+                           config={"dataset": cfg.dataset.name, "split": cfg.split, "seed": cfg.seed,
+                                   **{key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "trainer")}})
     raise ValueError(f"unknown logger {cfg.logger.name!r}; expected csv or wandb")
 
 
@@ -244,7 +246,7 @@ class NeuralEstimator:
                 import wandb
 
                 wandb.finish()
-        self.model.load_state_dict(torch.load(best.best_path, map_location="cpu"))
+        self.model.load_state_dict(torch.load(best.best_path, map_location="cpu", weights_only=True))
         return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch,
                           extra={"checkpoint": str(best.best_path), "stopped_early": trainer.current_epoch < max_epochs,
                                  "resumed": resume_from is not None})
