@@ -6,45 +6,24 @@ that a new library argument can be set from the command line (`model.<arg>=`) wi
 
 Additive baselines also share one explanation contract (`AdditiveBaseline`): per-term
 `contributions(X)` whose row sum plus `intercept`, through the inverse link, equals `predict(X)`.
+Linear and spline share the selection of their penalty on the validation split
+(`PenaltySelectedBaseline`).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from scipy.special import expit
 
-from mixnam.training.protocol import Arrays, Problem
+from mixnam.training.protocol import Arrays, FitSummary, Problem
 
 
 def library_kwargs(cfg: DictConfig, own: Iterable[str] = ()) -> dict[str, Any]:
     """The model config as plain keyword arguments, minus `name` and the keys in `own`."""
     kwargs = OmegaConf.to_container(cfg.model, resolve=True)
     return {k: v for k, v in kwargs.items() if k != "name" and k not in set(own)}
-
-
-def select_on_val(
-    candidates: Iterable[Any], fit: Callable[[Any], Any], problem: Problem, val: Arrays, predict: Callable[[Any], np.ndarray]
-) -> tuple[Any, Any, dict[str, float]]:
-    """Fit one model per candidate value and keep the best on the validation metric.
-
-    The harness selects every model on its validation split (paper protocol), so the regularisation
-    of the linear and spline baselines is chosen the same way rather than by in-sample CV/GCV.
-    Returns (best value, its fitted model, {str(value): val metric}).
-    """
-    best = None
-    scores: dict[str, float] = {}
-    for value in candidates:
-        model = fit(value)
-        score = problem.primary(val.y, predict(model))
-        scores[str(value)] = score
-        better = best is None or (score > best[2] if problem.higher_is_better else score < best[2])
-        if better:
-            best = (value, model, score)
-    if best is None:
-        raise ValueError("no candidate values to select from")
-    return best[0], best[1], scores
 
 
 class AdditiveBaseline:
@@ -105,3 +84,41 @@ class AdditiveBaseline:
             scores = self.contributions(rows)[:, t].reshape(n_grid_pair, n_grid_pair)
             terms.append({"name": name, "features": [a, b], "x": [xa, xb], "scores": scores})
         return {"link": self.link, "intercept": self.intercept, "terms": terms}
+
+
+class PenaltySelectedBaseline(AdditiveBaseline):
+    """An additive model refitted for each candidate penalty, keeping the best on the validation split.
+
+    The harness selects every model on its validation split (paper protocol), so the regularisation
+    of the linear and spline baselines is chosen the same way rather than by in-sample CV/GCV.
+    Subclasses name the penalty (`penalty_name`) and implement `_fit_one` and `_predict_with`.
+    """
+
+    penalty_name: str
+
+    def __init__(self, problem: Problem, penalties: Iterable[float]):
+        self.problem = problem
+        self.task = problem.task
+        self.feature_names = problem.feature_names
+        self.penalties = list(penalties)
+        self.penalty: float | None = None
+        self.fitted = None
+
+    def _fit_one(self, train: Arrays, penalty: float) -> Any:
+        raise NotImplementedError
+
+    def _predict_with(self, fitted: Any, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, train: Arrays, val: Arrays) -> FitSummary:
+        scores: dict[str, float] = {}
+        best = None
+        for penalty in self.penalties:
+            fitted = self._fit_one(train, penalty)
+            scores[str(penalty)] = score = self.problem.primary(val.y, self._predict_with(fitted, val.X))
+            if best is None or (score > best if self.problem.higher_is_better else score < best):
+                best, self.penalty, self.fitted = score, penalty, fitted
+        return FitSummary(extra={self.penalty_name: self.penalty, f"val_by_{self.penalty_name}": scores})
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self._predict_with(self.fitted, X)

@@ -13,20 +13,17 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from mixnam.models.library import AdditiveBaseline, select_on_val
-from mixnam.training.protocol import Arrays, FitSummary, Problem
+from mixnam.models.library import PenaltySelectedBaseline
+from mixnam.training.protocol import Arrays, Problem
 
 
-class LinearBaseline(AdditiveBaseline):
+class LinearBaseline(PenaltySelectedBaseline):
+    penalty_name = "alpha"
+
     def __init__(self, problem: Problem, alphas: list[float], seed: int, max_iter: int):
-        self.problem = problem
-        self.task = problem.task
-        self.feature_names = problem.feature_names
-        self.alphas = list(alphas)
+        super().__init__(problem, alphas)
         self.seed = seed
         self.max_iter = max_iter
-        self.model = None
-        self.alpha = None
 
     def _fit_one(self, train: Arrays, alpha: float):
         if self.task == "regression":
@@ -35,28 +32,18 @@ class LinearBaseline(AdditiveBaseline):
             train.X, train.y.astype(int)
         )
 
-    def _predict_with(self, model, X: np.ndarray) -> np.ndarray:
+    def _predict_with(self, fitted, X: np.ndarray) -> np.ndarray:
         if self.task == "regression":
-            return model.predict(X).astype(np.float64)
-        return model.predict_proba(X)[:, 1]
-
-    def fit(self, train: Arrays, val: Arrays) -> FitSummary:
-        self.alpha, self.model, scores = select_on_val(
-            self.alphas, lambda a: self._fit_one(train, a), self.problem, val,
-            lambda m: self._predict_with(m, val.X),
-        )
-        return FitSummary(extra={"alpha": self.alpha, "val_by_alpha": scores})
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self._predict_with(self.model, X)
+            return fitted.predict(X).astype(np.float64)
+        return fitted.predict_proba(X)[:, 1]
 
     @property
     def _coef(self) -> np.ndarray:
-        return np.ravel(self.model.coef_).astype(np.float64)
+        return np.ravel(self.fitted.coef_).astype(np.float64)
 
     @property
     def intercept(self) -> float:
-        return float(np.ravel(self.model.intercept_)[0])
+        return float(np.ravel(self.fitted.intercept_)[0])
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) * self._coef

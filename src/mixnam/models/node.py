@@ -19,6 +19,7 @@ import io
 import tempfile
 import time
 from argparse import Namespace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,8 @@ class NodeBaseline:
 
         from qhoptim.pyt import QHAdam  # a dependency of nodegam
 
+        if self.run_dir:
+            Path(self.run_dir).mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.run_dir, prefix="node_ckpt_") as ckpt_dir:
             trainer = ng.trainer.Trainer(
                 model=self.model, experiment_name=ckpt_dir, warm_start=False, Optimizer=QHAdam,
@@ -129,7 +132,7 @@ class NodeBaseline:
                         best, best_step = score, step
                         trainer.save_checkpoint(tag="best")
                     trainer.load_checkpoint()  # back to the last weights
-                if out_of_budget or step > max(best_step, getattr(args, "anneal_steps", -1)) + args.early_stopping_rounds:
+                if out_of_budget or step > max(best_step, args.anneal_steps) + args.early_stopping_rounds:
                     break
                 if 0 < args.lr_decay_steps < step - max(best_step, lr_decay_step):
                     trainer.decrease_lr(ratio=0.2, min_lr=1e-6)

@@ -18,20 +18,17 @@ import numpy as np
 from omegaconf import DictConfig
 from pygam import LinearGAM, LogisticGAM, s
 
-from mixnam.models.library import AdditiveBaseline, select_on_val
-from mixnam.training.protocol import Arrays, FitSummary, Problem
+from mixnam.models.library import PenaltySelectedBaseline
+from mixnam.training.protocol import Arrays, Problem
 
 
-class SplineBaseline(AdditiveBaseline):
+class SplineBaseline(PenaltySelectedBaseline):
+    penalty_name = "lam"
+
     def __init__(self, problem: Problem, lams: list[float], n_splines: int, max_iter: int):
-        self.problem = problem
-        self.task = problem.task
-        self.feature_names = problem.feature_names
-        self.lams = list(lams)
+        super().__init__(problem, lams)
         self.n_splines = n_splines
         self.max_iter = max_iter
-        self.gam = None
-        self.lam = None
 
     def _fit_one(self, train: Arrays, lam: float):
         # Fresh terms per fit: pygam stores fitted knots on the term objects.
@@ -43,27 +40,17 @@ class SplineBaseline(AdditiveBaseline):
         X = np.asarray(X, dtype=np.float64)
         return gam.predict(X) if self.task == "regression" else gam.predict_proba(X)
 
-    def fit(self, train: Arrays, val: Arrays) -> FitSummary:
-        self.lam, self.gam, scores = select_on_val(
-            self.lams, lambda lam: self._fit_one(train, lam), self.problem, val,
-            lambda gam: self._predict_with(gam, val.X),
-        )
-        return FitSummary(extra={"lam": self.lam, "val_by_lam": scores})
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self._predict_with(self.gam, X)
-
     @property
     def intercept(self) -> float:
-        return float(self.gam.coef_[-1])  # pygam appends the intercept term last
+        return float(self.fitted.coef_[-1])  # pygam appends the intercept term last
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
-        return np.stack([self.gam.partial_dependence(term=i, X=X) for i in range(X.shape[1])], axis=1)
+        return np.stack([self.fitted.partial_dependence(term=i, X=X) for i in range(X.shape[1])], axis=1)
 
     @property
     def n_params(self) -> int:
-        return int(self.gam.coef_.size)
+        return int(self.fitted.coef_.size)
 
 
 def build(cfg: DictConfig, problem: Problem) -> SplineBaseline:
