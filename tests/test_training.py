@@ -1,6 +1,10 @@
 """Training follows the paper's protocol: best-validation weights, early stopping, clear failures."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -126,3 +130,17 @@ def test_a_diverging_loss_stops_with_the_epoch_named(tmp_path):
     estimator = build(config("model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=2", run_dir=tmp_path), problem)
     with pytest.raises(FloatingPointError, match="epoch 0"):
         estimator.fit(Arrays(X, train.y), val)
+
+
+def test_run_py_trains_mixnam_and_records_the_best_checkpoint(tmp_path):
+    runs = tmp_path / "runs"
+    result = subprocess.run([sys.executable, str(ROOT / "run.py"), "model=mixnam", "trainer=smoke", "data.max_rows=2000",
+                             "model.hidden_dim=16", "trainer.num_threads=1", f"paths.runs_dir={runs}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [path] = runs.rglob("*.json")
+    record = json.loads(path.read_text())
+    assert record["status"] == "completed" and record["model"] == "mixnam" and record["max_epochs"] == 2
+    assert record["epochs_run"] <= 2 and 1 <= record["best_epoch"] <= record["epochs_run"]
+    assert record["metrics"]["test"]["rmse"] > 0 and record["n_params"] > 0
+    assert (path.with_suffix("") / "best.pt").exists()
