@@ -190,6 +190,19 @@ def make_logger(cfg: DictConfig, run_dir: Path):
     raise ValueError(f"unknown logger {cfg.logger.name!r}; expected csv or wandb")
 
 
+def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, n_batches: int) -> L.Trainer:
+    """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints."""
+    patience = max(1, int(max_epochs * float(trainer_cfg.patience_fraction)))
+    stopping = EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min", patience=patience,
+                             check_on_train_epoch_end=False)
+    return L.Trainer(
+        max_epochs=max_epochs, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
+        precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
+        callbacks=[stopping, best],  # stopping decides first, so `best`'s last.ckpt holds its up-to-date state
+        enable_checkpointing=False, enable_progress_bar=trainer_cfg.enable_progress_bar, enable_model_summary=False,
+        num_sanity_val_steps=0, log_every_n_steps=min(50, n_batches))
+
+
 class NeuralEstimator:
     """The `Estimator` of a neural model: fit with Lightning, predict in model units, explain additively."""
 
@@ -223,20 +236,9 @@ class NeuralEstimator:
         val_batches = TensorBatches(*tensors(val), max(batch_size, PREDICT_BATCH))
         module = NeuralTrainingModule(self.model, self.problem, float(cfg.model.lr), float(cfg.model.weight_decay),
                                       max_epochs, bool(trainer_cfg.compile))
-        monitor, mode = module.monitor, "max" if self.problem.higher_is_better else "min"
-        best = BestCheckpoint(run_dir, monitor, self.problem.higher_is_better,
+        best = BestCheckpoint(run_dir, module.monitor, self.problem.higher_is_better,
                               int(trainer_cfg.checkpoint_every_n_epochs))
-        patience = max(1, int(max_epochs * float(trainer_cfg.patience_fraction)))
-        logger = make_logger(cfg, run_dir)
-        trainer = L.Trainer(
-            max_epochs=max_epochs, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
-            precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
-            # early stopping decides before `best` saves, so a resumed run restores its up-to-date state
-            callbacks=[EarlyStopping(monitor=monitor, mode=mode, patience=patience, check_on_train_epoch_end=False),
-                       best],
-            enable_checkpointing=False, enable_progress_bar=trainer_cfg.enable_progress_bar,
-            enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=run_dir,
-            log_every_n_steps=min(50, len(train_batches)))
+        trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir), len(train_batches))
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         try:
