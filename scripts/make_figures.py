@@ -93,7 +93,7 @@ def grid_figure(rows: Rows, feature: str, draw: Callable = draw_shape) -> tuple[
                 ax.set_title(title)
                 missing += 1
                 continue
-            draw(ax, run.shapes()[feature], title=title)
+            draw(ax, run.shapes()[feature], title=title, legend=r == 0)
             used.append(run)
             drawn.append(ax)
         if drawn:
@@ -119,8 +119,8 @@ def figure4(runs_dir: Path):
 
 def figure5(runs_dir: Path):
     runs = stored_runs(runs_dir, "figure4")
-    return grid_figure([("experts", [(f"MixNAM | {study}", pick(runs, "mixnam", f"synthetic_{study}"))
-                                     for study in ("unimodal", "multimodal")])], "x1", draw=draw_experts)
+    return grid_figure([("", [(f"MixNAM experts | {study}", pick(runs, "mixnam", f"synthetic_{study}"))
+                              for study in ("unimodal", "multimodal")])], "x1", draw=draw_experts)
 
 
 def figure6(runs_dir: Path):
@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {run.label} on {run.record['dataset']}: {run.path.relative_to(args.runs)} "
                   f"(test {metric} {run.record['metrics']['test'][metric]:.4g}, profile {run.record.get('profile')})")
     if missing:
-        print(f"{missing} panel(s) have no run yet: `make figures` (or --run) sweeps their experiments.")
+        print(f"{missing} panel(s) have no run yet: `make figures` (or --run) sweeps Figures 4-7's experiments; "
+              "Figure 3 needs Housing runs of ebm, nam and mixnam made with explain=true.")
     if failed:
         print(f"sweeps that failed: {', '.join(failed)} (their failed records say why)", file=sys.stderr)
     return 1 if failed else 0

@@ -51,7 +51,7 @@ def _density_bars(ax: Axes, shape: ShapeFunction) -> None:
            transform=ax.get_xaxis_transform())
 
 
-def _finish(ax: Axes, shape: ShapeFunction, title: str | None) -> None:
+def _finish(ax: Axes, shape: ShapeFunction, title: str | None, legend: bool = False) -> None:
     if shape.categorical:
         ax.set_xticks(np.arange(len(shape.grid)), [str(g) for g in shape.grid], rotation=45, ha="right", fontsize=7)
     ax.set_xlabel(shape.feature)
@@ -61,10 +61,12 @@ def _finish(ax: Axes, shape: ShapeFunction, title: str | None) -> None:
         ax.set_xlim(low - 0.01 * (high - low), high + 0.01 * (high - low))
     if title:
         ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=7, loc="best", markerscale=4)
     _density_bars(ax, shape)
 
 
-def draw_shape(ax: Axes, shape: ShapeFunction, title: str | None = None, dots: bool = True,
+def draw_shape(ax: Axes, shape: ShapeFunction, title: str | None = None, legend: bool = False, dots: bool = True,
                max_dots: int = 20_000) -> Axes:
     """Figure 3 panel: bounds and routed rows for the MixNAM family, the shape curve otherwise."""
     grid_x, rows_x = _positions(shape)
@@ -78,18 +80,18 @@ def draw_shape(ax: Axes, shape: ShapeFunction, title: str | None = None, dots: b
         ax.plot(grid_x, shape.lower, style, color=LOWER, lw=1.6, zorder=3, label="lower bound")
     else:
         ax.plot(grid_x, shape.contribution, style, color=CURVE, lw=1.8, zorder=3, label="contribution")
-    _finish(ax, shape, title)
+    _finish(ax, shape, title, legend)
     return ax
 
 
-def draw_experts(ax: Axes, shape: ShapeFunction, title: str | None = None) -> Axes:
+def draw_experts(ax: Axes, shape: ShapeFunction, title: str | None = None, legend: bool = False) -> Axes:
     """Figure 5 panel: each expert's curve over the rows' routed contributions (grey)."""
     grid_x, rows_x = _positions(shape)
     ax.scatter(rows_x, shape.rows_contribution, s=2, color="0.6", alpha=0.3, linewidths=0, rasterized=True, zorder=1)
     for k, curve in enumerate(np.atleast_2d(shape.experts.T)):
         ax.plot(grid_x, curve, _style(shape), color=EXPERT_COLORS[k % len(EXPERT_COLORS)],
                 lw=1.6, zorder=3, label=f"expert {k + 1}")
-    _finish(ax, shape, title)
+    _finish(ax, shape, title, legend)
     return ax
 
 
@@ -115,7 +117,7 @@ def shape_grid(shapes: ShapeFunctions, ncols: int = 4, title: str | None = None)
 
 def single(shape: ShapeFunction, experts: bool = False, title: str | None = None) -> Figure:
     fig = Figure(figsize=(4.6, 3.4), layout="constrained")
-    (draw_experts if experts else draw_shape)(fig.subplots(), shape, title)
+    (draw_experts if experts else draw_shape)(fig.subplots(), shape, title, legend=True)
     return fig
 
 
