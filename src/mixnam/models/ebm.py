@@ -56,7 +56,8 @@ class EBMBaseline(AdditiveBaseline):
         rounds = np.asarray(self.model.best_iteration_)
         return FitSummary(
             best_epoch=int(rounds.max()),
-            extra={"best_rounds_per_stage_and_bag": rounds.tolist(), "n_terms": len(self.model.term_names_)},
+            extra={"epoch_unit": "boosting round", "best_rounds_per_stage_and_bag": rounds.tolist(),
+                   "n_terms": len(self.model.term_names_)},
         )
 
     def predict(self, X: np.ndarray) -> np.ndarray:

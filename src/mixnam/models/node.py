@@ -26,10 +26,15 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from mixnam.errors import MixnamError
 from mixnam.models.library import AdditiveBaseline, library_kwargs
 from mixnam.training.protocol import Arrays, FitSummary, Problem
 
 INSTALL_HINT = "pip install -e .[node]"
+
+
+class MissingExtraError(MixnamError, ImportError):
+    """An optional package is not installed; run.py prints the message without a traceback."""
 
 
 def _import_nodegam():
@@ -40,7 +45,7 @@ def _import_nodegam():
             import nodegam.trainer
             import nodegam.utils
     except ImportError as err:
-        raise ImportError(
+        raise MissingExtraError(
             f"The NODE models (node, nodegam, nodega2m) need the optional package `nodegam`, "
             f"which is not installed ({err}). Install it with: {INSTALL_HINT}"
         ) from err

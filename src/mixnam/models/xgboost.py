@@ -32,7 +32,7 @@ class XGBoostBaseline:
             train.X, self._target(train.y), eval_set=[(val.X, self._target(val.y))], verbose=False
         )
         curve = next(iter(self.model.evals_result()["validation_0"].values()))
-        return FitSummary(best_epoch=self._best_iteration, epochs_run=len(curve))
+        return FitSummary(best_epoch=self._best_iteration, epochs_run=len(curve), extra={"epoch_unit": "boosting round"})
 
     @property
     def _best_iteration(self) -> int:
