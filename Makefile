@@ -28,6 +28,24 @@ lint:
 clean:
 	rm -rf outputs multirun .pytest_cache
 
+# ---- The paper's tables: each a resumable sweep, then its report beside the paper's numbers ---------
+# make reproduce-table1 [PROFILE=smoke] [ARGS="dataset=housing hydra/launcher=local"]
+#   -> results/tables/table1.md|.tex|.csv (finished runs are skipped; failed ones are recorded and listed)
+REPRODUCE := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table8
+.PHONY: $(REPRODUCE) hparam-search
+$(REPRODUCE): reproduce-%:
+	PY=$(PY) scripts/reproduce_table.sh $* profile=$(PROFILE) $(ARGS)
+
+# make hparam-search [DATASET=housing] [TRIALS=100]: Appendix C's random search for MixNAM, then its best
+# trial saved as conf/tuned/mixnam/$(DATASET).yaml (add SAVE="--force" to replace the paper's values).
+DATASET ?= housing
+TRIALS ?= 100
+DIRECTION = $(if $(filter housing year synthetic_%,$(DATASET)),minimize,maximize)
+hparam-search:
+	$(PY) run.py -m experiment=hparam_search dataset=$(DATASET) profile=$(PROFILE) hydra.sweeper.n_trials=$(TRIALS) \
+		hydra.sweeper.direction=$(DIRECTION) hydra.sweep.dir=outputs/hparam_search/$(DATASET) $(ARGS)
+	$(PY) scripts/save_tuned.py outputs/hparam_search/$(DATASET) $(SAVE)
+
 # ---- The paper's shape-function figures, drawn from stored runs' shape data ---------------------------
 # make figures [FIGURES="4 5 6 7 3"] [PROFILE=smoke]: sweeps experiment=figure4 (Figures 4, 5), figure6, figure7
 # (finished runs are skipped), then writes results/figures/figure<N>.png|.pdf; Figure 3 uses any Housing

@@ -100,11 +100,14 @@ def provenance(table: Table, command: str) -> list[str]:
     epochs = []
     for model, rs in by_model.items():
         ran = [r["epochs_run"] for r in rs if r.get("epochs_run") is not None]
-        if ran:
-            budget = _spread([r["max_epochs"] for r in rs if r.get("max_epochs") is not None] or [0])
-            best = [r["best_epoch"] for r in rs if r.get("best_epoch") is not None]
-            epochs.append(f"{MODEL_LABELS.get(model, model)} max_epochs {budget}, ran {statistics.fmean(ran):.0f}"
-                          + (f" (best epoch {statistics.fmean(best):.0f})" if best else ""))
+        if not ran:
+            continue
+        best = [r["best_epoch"] for r in rs if r.get("best_epoch") is not None]
+        unit = rs[0].get("epoch_unit", "epoch")  # library models count boosting rounds or steps, not epochs
+        budget = f"max_epochs {_spread([r['max_epochs'] for r in rs if r.get('max_epochs') is not None])}, " \
+            if unit == "epoch" and any(r.get("max_epochs") is not None for r in rs) else ""
+        epochs.append(f"{MODEL_LABELS.get(model, model)} {budget}ran {statistics.fmean(ran):.0f} {unit}s"
+                      + (f" (best {statistics.fmean(best):.0f})" if best else ""))
     if epochs:
         lines.append("- Epochs (mean over runs): " + "; ".join(epochs) + ".")
     fit = sum(r.get("fit_seconds") or 0 for r in done)

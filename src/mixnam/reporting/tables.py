@@ -52,7 +52,7 @@ class Cell:
     values: list[float] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)  # the completed records behind `values`
     failed: list[dict] = field(default_factory=list)
-    lacking: int = 0  # completed records without this quantity
+    lacking: int = 0  # completed records where this quantity is absent or not finite (e.g. AUC of one class)
     best: bool = False
 
     def add(self, record: dict | None) -> None:
@@ -103,7 +103,7 @@ class Cell:
         if self.failed:
             return f"failed ({len(self.failed)}/{self.expected}): {self.failed[0].get('error', 'no error recorded')}"
         if self.lacking:
-            return f"records lack `{self.quantity}`"
+            return f"`{self.quantity}` absent or not finite in {self.lacking} completed records"
         return f"not run (0/{self.expected} records)"
 
 
