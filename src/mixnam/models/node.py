@@ -7,10 +7,12 @@ loop follows that `main.py`: QHAdam, learning-rate warm-up, an average of the la
 evaluated every `report_frequency` steps, learning-rate decay by 5x after `lr_decay_steps` without
 improvement, and early stopping after `early_stopping_rounds` steps without improvement (counted
 from the end of temperature annealing for the GAMs). Differences: data and the validation split come
-from the harness (already quantile-normalised), and the validation metric is the harness's.
+from the harness (already quantile-normalised), the validation metric is the harness's, training is
+fp32, and `trainer.max_epochs` (set by `profile=smoke`) caps the steps at that many epochs.
+Checkpoints live in a temporary folder inside the run directory, removed after the fit.
 
 NODE-GAM / NODE-GA2M are additive: `contributions` uses the package's `run_with_additive_terms`.
-`n_params` counts all tensors of the torch module.
+`n_params` counts all parameters of the torch module.
 """
 from __future__ import annotations
 
