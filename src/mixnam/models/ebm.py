@@ -18,7 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from interpret.glassbox import ExplainableBoostingClassifier, ExplainableBoostingRegressor
+from interpret.glassbox import (
+    ExplainableBoostingClassifier,
+    ExplainableBoostingRegressor,
+)
 from omegaconf import DictConfig
 
 from mixnam.models.library import AdditiveBaseline, library_kwargs

@@ -11,7 +11,8 @@ Linear and spline share the selection of their penalty on the validation split
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
