@@ -101,7 +101,7 @@ def test_slurm_launcher_asks_for_partition_gpus_time_and_requeue():
 
 
 # ------------------------------------------------------------------------------------------- launching
-SMOKE = ("experiment=table1", "profile=smoke", "model=linear,xgboost", "dataset=income", "data.max_rows=1500")
+SMOKE = ("experiment=table1", "profile=smoke", "model=linear,nam", "dataset=income", "data.max_rows=1500")
 
 
 @pytest.mark.parametrize("launcher", ["hydra/launcher=local", "hydra/launcher=submitit_local"])
@@ -109,7 +109,7 @@ def test_two_models_by_two_folds_through_a_parallel_launcher(tmp_path, mirror, l
     sweep(tmp_path, *SMOKE, launcher, mirror=mirror)
     runs = records(tmp_path)
     assert sorted((r["model"], r["split"]) for r in runs.values()) == [
-        ("linear", 0), ("linear", 1), ("xgboost", 0), ("xgboost", 1)]
+        ("linear", 0), ("linear", 1), ("nam", 0), ("nam", 1)]
     assert all(r["status"] == "completed" and r["profile"] == "smoke" and r["experiment"] == "table1"
                and 0.5 < r["metrics"]["test"]["auc"] <= 1 for r in runs.values())
     if "submitit" in launcher:  # submitit's executor ran each job as its own process and pickled its result
