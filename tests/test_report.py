@@ -106,3 +106,14 @@ def test_smoke_records_make_a_table_labelled_smoke_and_paper_records_are_not_mix
     for model in ("MLP", "NODE", "NODE-GAM", "MixNAM"):  # every row and column of the paper, run or not
         assert f"| {model} |" in md
     assert all(r["profile"] == "smoke" for r in rows(tmp_path / "tables" / "table1.csv").values())
+
+
+def test_the_records_summary_has_one_line_per_record_of_the_profile(table2):
+    out, _ = table2
+    runs = out.parent / "runs"
+    report.main(["summary", "profile=paper", "--runs", str(runs), "--out", str(out)])
+    lines = list(csv.DictReader(open(out / "runs_summary.csv")))
+    assert len(lines) == 30 and {line["status"] for line in lines} == {"completed", "failed"}
+    assert {line["model.variation_penalty"] for line in lines} == {"0", "0.1", "1"}
+    report.main(["summary", "profile=smoke", "--runs", str(runs), "--out", str(out)])
+    assert len(list(csv.DictReader(open(out / "runs_summary.csv")))) == 0

@@ -3,7 +3,8 @@
     python -m mixnam.report table1|table2|table3|table6|table7|table8|table9|summary
         [--runs results/runs] [--out results/tables] [profile=paper|smoke] [override ...]
 
-writes `<out>/<table>.md`, `.tex` and `.csv` (`summary`: `<out>/runs_summary.csv`, one line per record). It expands the table's experiment sweep(s) as
+writes `<out>/<table>.md`, `.tex` and `.csv` (`summary`: `<out>/runs_summary.csv`, one line per record,
+of one profile when `profile=` is given). It expands the table's experiment sweep(s) as
 `python run.py -m experiment=<table> <override ...>` would, so it knows every run the table needs:
 give it the sweep's overrides (`profile=smoke`, `dataset=housing`; launcher settings are ignored).
 """
@@ -28,14 +29,15 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "tables")
     parser.add_argument("overrides", nargs="*", help="the sweep's overrides, e.g. profile=smoke dataset=housing")
     args = parser.parse_args(argv)
-    profile = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("profile=")), "paper")
+    given = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("profile=")), None)
+    profile = given or "paper"
     overrides = tuple(o for o in args.overrides if not o.startswith(("profile=", "hydra")))
     runs = args.runs or Path(next((o.split("=", 1)[1] for o in overrides if o.startswith("paths.runs_dir=")),
                                   ROOT / "results" / "runs"))
 
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table == "summary":
-        (args.out / "runs_summary.csv").write_text(runs_summary(runs))
+        (args.out / "runs_summary.csv").write_text(runs_summary(runs, given))
         return args.out / "runs_summary.csv"
     table = build(args.table, runs, profile, overrides)
     command = " ".join(["python -m mixnam.report", *argv])
