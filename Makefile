@@ -1,4 +1,4 @@
-# mixnam: `make install` then `make test`. Paper reproductions: `make reproduce-table1 [PROFILE=smoke]`.
+# mixnam: `make install` (torch + mixnam[dev,node]) then `make test`. Paper reproductions: `make reproduce-table1 [PROFILE=smoke]`.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -17,7 +17,7 @@ install:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install $(TORCH)
-	$(PY) -m pip install -e ".[dev]"
+	$(PY) -m pip install -e ".[dev,node]"
 
 test:
 	$(PY) -m pytest -q

@@ -78,6 +78,19 @@ def test_preprocessor_never_sees_validation_or_test_rows(data_dir, mirror):
     assert np.array_equal(X_train, d.train.X)
 
 
+def test_training_rows_get_their_category_mean_not_a_leave_one_out_label_leak():
+    """NODE-GAM's recipe: the LOO encoder is fitted on the labels but applied without them."""
+    from mixnam.data.preprocess import Preprocessor
+
+    X = pd.DataFrame({"job": ["a"] * 4 + ["b"] * 4, "age": np.arange(8.0)})
+    y = np.array([1, 1, 0, 0, 1, 0, 0, 0], dtype=float)
+    pre = Preprocessor("classification", ["job"], seed=0)
+    X_train, _ = pre.fit_transform(X, y)
+    same_category = X_train[:4, 0]
+    assert np.ptp(same_category) < 1e-2, "rows of one category differ only by the quantile noise, not by label"
+    assert np.allclose(X_train, pre.transform(X), atol=1e-2), "training rows are encoded like held-out rows"
+
+
 def test_regression_target_is_standardised_and_inverted_for_metrics(data_dir, mirror):
     d = load("housing", data_dir=data_dir, mirror=mirror)
     assert abs(d.train.y.mean()) < 1e-5 and d.train.y.std() == pytest.approx(1, abs=1e-4)

@@ -92,7 +92,8 @@ def _check_keys(value_overrides, group_overrides, conf_dir: Path) -> None:
             fail(f"unknown config key {key!r}.{_suggest(key, siblings, 'key')} Run `python run.py --cfg job` to "
                  f"see every key; prefix with + (+{key}={value}) only to add a new one on purpose.")
         if isinstance(current, (bool, int, float)) and not all(_parses_as(v, current) for v in value.split(",")):
-            fail(f"{key}={value} has the wrong type: {key} expects a {type(current).__name__} "
+            kind = type(current).__name__
+            fail(f"{key}={value} has the wrong type: {key} expects {'an' if kind[0] in 'aeiou' else 'a'} {kind} "
                  f"(it is {current!r} now).")
 
 

@@ -1,6 +1,9 @@
 """Preprocessing fitted on the training rows only (the reference code's recipe).
 
-Categorical columns -> leave-one-out target encoding (category-encoders); every column -> quantile
+Categorical columns -> leave-one-out target encoding (category-encoders), applied to every part,
+training rows included, *without* their labels, as NODE-GAM's `MyPreprocessor` does: a row's own
+label left out of its category mean would encode the label itself (within a category, positives get
+a lower value than negatives) and trees learn that inverted leak; every column -> quantile
 transform to a normal distribution (2000 quantiles, fitted on a copy with 1e-3 relative Gaussian
 noise so ties and categorical codes spread out); regression target -> standardised, inverted for
 metrics. Nothing here ever sees validation or test rows while fitting.
@@ -44,8 +47,9 @@ class Preprocessor:
         check_finite(X, "the training data")
         self.fitted_rows = X.index
         self.encoder = LeaveOneOutEncoder(cols=self.categorical, random_state=self.seed) if self.categorical else None
-        encoded = self.encoder.fit_transform(X, y) if self.encoder else X
-        encoded = encoded.to_numpy(dtype=np.float64)
+        if self.encoder:
+            self.encoder.fit(X, y)
+        encoded = self._encode(X)
         rng = np.random.default_rng(self.seed)
         std = encoded.std(axis=0, keepdims=True)
         noisy = encoded + self.quantile_noise / np.maximum(std, self.quantile_noise) * rng.standard_normal(encoded.shape)
@@ -58,8 +62,11 @@ class Preprocessor:
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         check_finite(X, "the validation/test data")
-        encoded = self.encoder.transform(X) if self.encoder else X
-        return self.quantiles.transform(encoded.to_numpy(dtype=np.float64)).astype(np.float32)
+        return self.quantiles.transform(self._encode(X)).astype(np.float32)
+
+    def _encode(self, X: pd.DataFrame) -> np.ndarray:
+        """Categories -> their training-rows target mean (no label given, so nothing is left out)."""
+        return (self.encoder.transform(X) if self.encoder else X).to_numpy(dtype=np.float64)
 
     def transform_target(self, y: np.ndarray) -> np.ndarray:
         return ((np.asarray(y, dtype=np.float64) - self.target_mean) / self.target_scale).astype(np.float32)
