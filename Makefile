@@ -22,6 +22,10 @@ install:
 test:
 	$(PY) -m pytest -q
 
+# Throughput of the batched MixNAM layers vs a per-feature loop vs the authors' broadcast layer (README, Performance).
+bench:
+	$(PY) scripts/bench_models.py $(ARGS)
+
 lint:
 	$(PY) -m ruff check src tests scripts run.py
 

@@ -91,16 +91,6 @@ def test_a_short_mixnam_run_lowers_the_validation_error_and_keeps_its_best_weigh
     assert estimator.term_names == list(data.problem.feature_names)
 
 
-def test_resume_continues_from_the_last_checkpoint(housing_slice, tmp_path):
-    data = housing_slice
-    common = ["model=nam", "model.hidden_dims=[8]", "trainer.checkpoint_every_n_epochs=1"]
-    build(config(*common, "trainer.max_epochs=2", run_dir=tmp_path), data.problem).fit(data.train, data.val)
-    resumed = build(config(*common, "trainer.max_epochs=3", "trainer.patience_fraction=1", "resume=true",
-                           run_dir=tmp_path), data.problem)
-    summary = resumed.fit(data.train, data.val)
-    assert summary.extra["resumed"] and summary.epochs_run == 3
-
-
 def toy_classification(rows: int = 600) -> tuple[Problem, Arrays, Arrays]:
     rng = np.random.default_rng(0)
     X = rng.normal(size=(rows, 3)).astype(np.float32)

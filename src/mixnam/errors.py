@@ -7,3 +7,7 @@ class MixnamError(Exception):
 
 class DataError(MixnamError):
     """A dataset is missing, unknown, truncated, corrupt or malformed."""
+
+
+class ConfigError(MixnamError, ValueError):
+    """Config values that are each well-typed but do not make a valid experiment together (K > C)."""

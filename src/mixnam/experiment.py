@@ -14,8 +14,15 @@ from datetime import datetime, timezone
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mixnam.errors import MixnamError
-from mixnam.reporting.records import environment, is_completed, read_record, record_path, result_config, \
-    run_id, write_json_atomic
+from mixnam.reporting.records import (
+    environment,
+    is_completed,
+    read_record,
+    record_path,
+    result_config,
+    run_id,
+    write_json_atomic,
+)
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from mixnam.reporting.render import latex, markdown, runs_summary, to_csv
 from mixnam.cli import CONF_DIR
+from mixnam.reporting.render import latex, markdown, runs_summary, to_csv
 from mixnam.reporting.tables import SPECS, build
 
 ROOT = CONF_DIR.parent

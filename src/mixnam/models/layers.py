@@ -15,6 +15,8 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from mixnam.errors import ConfigError
+
 NORMALIZATIONS = ("layer_norm", "batch_norm", "none")
 
 
@@ -57,7 +59,7 @@ class GroupBatchNorm(nn.BatchNorm2d):
 
 def _check_normalization(normalization: str) -> None:
     if normalization not in NORMALIZATIONS:
-        raise ValueError(f"normalization must be one of {', '.join(NORMALIZATIONS)}; got {normalization!r}")
+        raise ConfigError(f"model.normalization must be one of {', '.join(NORMALIZATIONS)}; got {normalization!r}")
 
 
 def group_norm(normalization: str, n_groups: int, width: int) -> nn.Module:

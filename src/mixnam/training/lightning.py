@@ -8,11 +8,11 @@ for test. Loss = MSE (standardised target) or BCE with logits, plus the model's 
 Batches are slices of tensors already in memory (`TensorBatches`): one permutation per epoch, no
 per-row Dataset. The best weights are written atomically to `<run_dir>/best.pt`; a resumable
 Lightning checkpoint `<run_dir>/last.ckpt` is refreshed every `trainer.checkpoint_every_n_epochs`
-epochs and picked up when the run is started again with `resume=true`.
+epochs and picked up when the run is started again with `resume=true`; it holds the random streams
+too, so the resumed run ends where an uninterrupted one would.
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from omegaconf import DictConfig, OmegaConf
 
+from mixnam.errors import ConfigError
 from mixnam.models.base import AdditiveModel, NeuralModel
 from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
@@ -173,6 +174,27 @@ class BestCheckpoint(Callback):
         self.best_score, self.best_epoch = state_dict["best_score"], state_dict["best_epoch"]
 
 
+class RandomState(Callback):
+    """Keeps the random streams in last.ckpt, so a resumed run draws the batches and dropout masks
+    that the uninterrupted run would have drawn (Lightning restores weights, optimizer and scheduler
+    but not these)."""
+
+    def __init__(self, batches: TensorBatches):
+        self.batches = batches
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"torch": torch.get_rng_state(), "batches": self.batches.generator.get_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["torch"])
+        self.batches.generator.set_state(state_dict["batches"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
 def make_logger(cfg: DictConfig, run_dir: Path):
     """CSV metrics in the run directory, or W&B (offline unless the user logged in and set WANDB_MODE)."""
     if cfg.logger.name == "csv":
@@ -187,10 +209,11 @@ def make_logger(cfg: DictConfig, run_dir: Path):
                            group=cfg.experiment_name,
                            config={"dataset": cfg.dataset.name, "split": cfg.split, "seed": cfg.seed,
                                    **{key: OmegaConf.to_container(cfg[key], resolve=True) for key in ("model", "trainer")}})
-    raise ValueError(f"unknown logger {cfg.logger.name!r}; expected csv or wandb")
+    raise ConfigError(f"unknown logger {cfg.logger.name!r}; use logger=csv or logger=wandb")
 
 
-def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, n_batches: int) -> L.Trainer:
+def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, train_batches: TensorBatches
+                 ) -> L.Trainer:
     """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints."""
     patience = max(1, int(max_epochs * float(trainer_cfg.patience_fraction)))
     stopping = EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min", patience=patience,
@@ -198,9 +221,10 @@ def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint,
     return L.Trainer(
         max_epochs=max_epochs, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
         precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
-        callbacks=[stopping, best],  # stopping decides first, so `best`'s last.ckpt holds its up-to-date state
+        # stopping decides first, so `best`'s last.ckpt holds its up-to-date state
+        callbacks=[stopping, RandomState(train_batches), best],
         enable_checkpointing=False, enable_progress_bar=trainer_cfg.enable_progress_bar, enable_model_summary=False,
-        num_sanity_val_steps=0, log_every_n_steps=min(50, n_batches))
+        num_sanity_val_steps=0, log_every_n_steps=min(50, len(train_batches)))
 
 
 class NeuralEstimator:
@@ -219,7 +243,7 @@ class NeuralEstimator:
     def fit(self, train: Arrays, val: Arrays) -> FitSummary:
         cfg, trainer_cfg = self.cfg, self.cfg.trainer
         if trainer_cfg.max_epochs is None:
-            raise ValueError(f"no epoch budget for {cfg.model.name}: set model.max_epochs or trainer.max_epochs")
+            raise ConfigError(f"no epoch budget for {cfg.model.name}: set model.max_epochs or trainer.max_epochs")
         max_epochs = int(trainer_cfg.max_epochs)
         run_dir = Path(cfg.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -238,7 +262,7 @@ class NeuralEstimator:
                                       max_epochs, bool(trainer_cfg.compile))
         best = BestCheckpoint(run_dir, module.monitor, self.problem.higher_is_better,
                               int(trainer_cfg.checkpoint_every_n_epochs))
-        trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir), len(train_batches))
+        trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir), train_batches)
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         try:
