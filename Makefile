@@ -34,7 +34,7 @@ clean:
 
 # ---- The paper's tables: each a resumable sweep, then its report beside the paper's numbers ---------
 # make reproduce-table1 [PROFILE=smoke] [ARGS="dataset=housing hydra/launcher=local"]
-#   -> results/tables/table1.md|.tex|.csv (finished runs are skipped; failed ones are recorded and listed)
+#   -> results/tables[/<profile>]/table1.md|.tex|.csv (finished runs are skipped; failed ones are recorded and listed)
 REPRODUCE := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table8
 .PHONY: $(REPRODUCE) hparam-search
 $(REPRODUCE): reproduce-%:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One of the paper's tables end to end: its sweep (resumable: finished runs are skipped), then its report.
 #   scripts/reproduce_table.sh table1 [profile=smoke] [dataset=housing] [hydra/launcher=local] [...]
-# writes results/tables/<table>.md|.tex|.csv. `make reproduce-table1 PROFILE=smoke ARGS="..."` calls this.
+# writes results/tables[/<profile>]/<table>.md|.tex|.csv. `make reproduce-table1 PROFILE=smoke ARGS="..."` calls this.
 set -euo pipefail
 table=$1
 shift
