@@ -190,3 +190,19 @@ def test_make_figures_sweeps_the_simulations_and_draws_figures_4_and_5(tmp_path)
     assert {"additivity", "tightness", "extra_params_over_nam"} <= set(mixnam["interpretability"])
     assert "split0-seed0" in mixnam["explain"]["dir"]
     assert any(f.endswith("shape_x1.png") for f in mixnam["explain"]["files"])
+
+
+def test_a_finished_run_is_explained_from_its_best_weights_without_retraining(tmp_path, mirror):
+    from mixnam.experiment import run
+    from tests.test_baselines import config
+
+    overrides = ("model=mixnam", "dataset=housing", "data.max_rows=1500", "model.n_layers=2", "model.hidden_dim=16",
+                 "trainer.max_epochs=2", "trainer.enable_progress_bar=false")
+    trained = run(config(*overrides, runs_dir=tmp_path / "runs", mirror=mirror))
+    assert "explain" not in trained
+    explained = run(config(*overrides, "explain=true", runs_dir=tmp_path / "runs", mirror=mirror))
+    assert explained["finished_at"] == trained["finished_at"] and explained["metrics"] == trained["metrics"]
+    files = [tmp_path / "runs" / "default" / "housing" / "mixnam" / f for f in explained["explain"]["files"]]
+    assert any(f.name == "shape_Longitude.png" for f in files) and all(f.stat().st_size > 1000 for f in files)
+    [path] = (tmp_path / "runs").rglob("*.json")
+    assert json.loads(path.read_text())["explain"] == explained["explain"], "the record keeps what was drawn"

@@ -10,10 +10,12 @@ import logging
 import time
 import traceback
 from datetime import datetime, timezone
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mixnam.errors import MixnamError
+from mixnam.explain import explain_run, interpretability
 from mixnam.reporting.records import (
     environment,
     is_completed,
@@ -49,26 +51,53 @@ def check_device(cfg: DictConfig) -> None:
                               "with a CUDA build of torch (see README, Set up).")
 
 
+def _data_and_estimator(cfg: DictConfig):
+    from mixnam.data import load
+    from mixnam.models import build_estimator
+
+    data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
+                mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
+                options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None)
+    return data, build_estimator(cfg, data.problem)
+
+
+def explain_finished(cfg: DictConfig, record: dict, path: Path) -> dict:
+    """`explain=true` on a finished neural run: draw it from its best weights instead of retraining."""
+    data, estimator = _data_and_estimator(cfg)
+    weights = Path(cfg.run_dir) / "best.pt"
+    if not hasattr(estimator, "load_weights") or not weights.is_file():
+        raise MixnamError(f"{path} is finished but kept no weights to explain ({weights} is absent; library "
+                          "models keep none). Rerun it with explain=true force=true.")
+    estimator.load_weights(weights)
+    record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
+    write_json_atomic(path, record)
+    log.info("explained the finished run %s from %s", path, weights)
+    return record
+
+
+def _kept_if_it_fails(what: str, fn, *args) -> dict:
+    """Metrics and plots of a finished fit: their bug is recorded, never loses the fit."""
+    try:
+        return fn(*args)
+    except Exception as error:  # noqa: BLE001
+        log.warning("%s failed: %s: %s", what, type(error).__name__, error)
+        return {"error": f"{type(error).__name__}: {error}"}
+
+
 def run(cfg: DictConfig) -> dict:
     """Run (or skip) one experiment and return its record."""
     path = record_path(cfg)
-    if not cfg.force and is_completed(path):
-        log.info("skipping %s: a completed record exists (force=true reruns it)", path)
-        return read_record(path)
     with open_dict(cfg):
         cfg.run_dir = str(path.with_suffix(""))
+    if not cfg.force and is_completed(path):
+        log.info("skipping %s: a completed record exists (force=true reruns it)", path)
+        record = read_record(path)
+        return explain_finished(cfg, record, path) if cfg.explain and "explain" not in record else record
     record = _base_record(cfg)
     try:
-        from mixnam.data import load
-        from mixnam.models import build_estimator
-
         check_device(cfg)
-
-        data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
-                    mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
-                    options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None)
+        data, estimator = _data_and_estimator(cfg)
         record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
-        estimator = build_estimator(cfg, data.problem)
         started = time.perf_counter()
         summary = estimator.fit(data.train, data.val)
         record["fit_seconds"] = round(time.perf_counter() - started, 3)
@@ -76,17 +105,10 @@ def run(cfg: DictConfig) -> dict:
                              for name, part in (("val", data.val), ("test", data.test))}
         record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
                       **summary.extra)
-        from mixnam.explain import interpretability
-
-        try:  # additivity, tightness, size over NAM (Tables 3, 9); a metric's bug must not lose a finished fit
-            record["interpretability"] = interpretability(estimator, data)
-        except Exception as error:  # noqa: BLE001
-            log.warning("interpretability metrics failed: %s: %s", type(error).__name__, error)
-            record["interpretability"] = {"error": f"{type(error).__name__}: {error}"}
+        # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
+        record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data)
         if cfg.explain:
-            from mixnam.explain import explain_run
-
-            record["explain"] = explain_run(estimator, data, cfg.run_dir)
+            record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
         record["status"] = "completed"
     except BaseException as error:
         record.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())

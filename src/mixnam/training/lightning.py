@@ -272,10 +272,14 @@ class NeuralEstimator:
                 import wandb
 
                 wandb.finish()
-        self.model.load_state_dict(torch.load(best.best_path, map_location="cpu", weights_only=True))
+        self.load_weights(best.best_path)
         return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch,
                           extra={"checkpoint": str(best.best_path), "stopped_early": trainer.current_epoch < max_epochs,
                                  "resumed": resume_from is not None})
+
+    def load_weights(self, path: str | Path) -> None:
+        """The weights a fit saved (its best-validation `best.pt`), e.g. to explain a finished run."""
+        self.model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
     def _evaluate(self, fn, X: np.ndarray) -> torch.Tensor:
         """`fn` over `X` in eval mode and batches, on the training device; returns a CPU tensor."""
