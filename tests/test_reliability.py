@@ -103,6 +103,9 @@ def test_a_run_resumed_after_a_crash_ends_exactly_where_an_uninterrupted_run_end
     summary = resumed.fit(data.train, data.val)
 
     assert summary.extra["resumed"] and summary.epochs_run == 6
+    logged_before = (tmp_path / "crashed" / "metrics.csv").read_text()
+    assert logged_before.count("\n2,") >= 1, "the epochs logged before the crash are kept"
+    assert (tmp_path / "crashed" / "resumed-1" / "metrics.csv").is_file()
     # same optimizer, scheduler, batch order and dropout masks: the same weights, bit for bit on CPU
     np.testing.assert_array_equal(resumed.predict(data.test.X), uninterrupted.predict(data.test.X))
 

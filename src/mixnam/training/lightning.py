@@ -195,12 +195,16 @@ class RandomState(Callback):
             torch.cuda.set_rng_state_all(state_dict["cuda"])
 
 
-def make_logger(cfg: DictConfig, run_dir: Path):
-    """CSV metrics in the run directory, or W&B (offline unless the user logged in and set WANDB_MODE)."""
+def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
+    """CSV metrics in the run directory, or W&B (offline unless the user logged in and set WANDB_MODE).
+
+    A resumed run logs to `<run>/resumed-<k>/metrics.csv`, so the
+    epochs logged before the interruption are kept, not overwritten."""
     if cfg.logger.name == "csv":
         from lightning.pytorch.loggers import CSVLogger
 
-        return CSVLogger(save_dir=run_dir, name="", version="")
+        version = f"resumed-{len(list(run_dir.glob('resumed-*'))) + 1}" if resuming else ""
+        return CSVLogger(save_dir=run_dir, name="", version=version)
     if cfg.logger.name == "wandb":
         from lightning.pytorch.loggers import WandbLogger
 
@@ -262,9 +266,10 @@ class NeuralEstimator:
                                       max_epochs, bool(trainer_cfg.compile))
         best = BestCheckpoint(run_dir, module.monitor, self.problem.higher_is_better,
                               int(trainer_cfg.checkpoint_every_n_epochs))
-        trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir), train_batches)
-        self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
+        trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
+                               train_batches)
+        self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
             trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)
         finally:
