@@ -134,6 +134,14 @@ def test_node_family_takes_nodegams_published_settings_and_smoke_caps_its_steps(
     assert config("model=node", "profile=smoke").trainer.max_epochs == 2
 
 
+def test_a_smoke_check_caps_nodes_trees_so_the_published_credit_model_fits_in_memory():
+    from mixnam.models.node import build
+
+    problem = Problem("classification", "auc", tuple(f"x{i}" for i in range(30)))
+    assert build(config("model=node", "dataset=credit"), problem).args.num_trees == 1333
+    assert build(config("model=node", "dataset=credit", "profile=smoke"), problem).args.num_trees == 64
+
+
 @pytest.mark.parametrize("model", ["node", "nodegam", "nodega2m"])
 def test_missing_nodegam_says_how_to_install_it(model, monkeypatch):
     monkeypatch.setitem(sys.modules, "nodegam", None)  # what `import nodegam` sees when it is not installed
