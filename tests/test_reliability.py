@@ -136,3 +136,21 @@ def test_more_experts_kept_than_exist_is_one_clear_paragraph(tmp_path, mirror):
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "model.top_k=8 must lie in 1..model.n_experts=4" in result.stderr and "Lower model.top_k" in result.stderr
+
+
+def test_a_record_made_before_a_new_null_default_key_existed_is_still_skipped(tmp_path, mirror):
+    """Adding an option (default null) to the config must not make every finished run look unfinished."""
+    cfg = run_config("model=linear", "dataset=housing", "data.max_rows=1000", runs_dir=tmp_path / "runs", mirror=mirror)
+    first = run(cfg)
+    [path] = (tmp_path / "runs").rglob("*.json")
+    legacy = json.loads(path.read_text())
+    del legacy["config"]["node"]  # as written before `node.max_trees: null` was added
+    legacy["config"]["trainer"]["num_threads"] = None
+    path.unlink()
+    write_json_atomic(path.with_name(path.name.replace(first["run_id"], "0123456789ab")), legacy)
+    again = run(run_config("model=linear", "dataset=housing", "data.max_rows=1000", runs_dir=tmp_path / "runs",
+                           mirror=mirror))
+    assert again["finished_at"] == first["finished_at"] and len(list((tmp_path / "runs").rglob("*.json"))) == 1
+    changed = run(run_config("model=linear", "dataset=housing", "data.max_rows=1000", "seed=0", "split=0",
+                             "data.verify_rows=false", runs_dir=tmp_path / "runs", mirror=mirror))
+    assert changed["run_id"] != first["run_id"], "a changed setting is a different run"

@@ -18,7 +18,7 @@ from mixnam.errors import MixnamError
 from mixnam.explain import explain_run, interpretability
 from mixnam.reporting.records import (
     environment,
-    is_completed,
+    find_completed,
     read_record,
     record_path,
     result_config,
@@ -86,10 +86,11 @@ def _kept_if_it_fails(what: str, fn, *args) -> dict:
 
 def run(cfg: DictConfig) -> dict:
     """Run (or skip) one experiment and return its record."""
-    path = record_path(cfg)
+    finished = None if cfg.force else find_completed(cfg)
+    path = finished or record_path(cfg)
     with open_dict(cfg):
         cfg.run_dir = str(path.with_suffix(""))
-    if not cfg.force and is_completed(path):
+    if finished:
         log.info("skipping %s: a completed record exists (force=true reruns it)", path)
         record = read_record(path)
         return explain_finished(cfg, record, path) if cfg.explain and "explain" not in record else record

@@ -35,8 +35,19 @@ def result_config(cfg: DictConfig) -> dict[str, Any]:
     return resolved
 
 
+def comparable(config: Any) -> Any:
+    """A config without null values and empty sections: what two runs must share to be the same run.
+
+    A new key whose default is null (an option that changes nothing unless set) thus leaves old
+    records valid; they are still found, and skipped, after such a key is added."""
+    if isinstance(config, dict):
+        kept = {k: comparable(v) for k, v in config.items() if v is not None}
+        return {k: v for k, v in kept.items() if v != {}}
+    return config
+
+
 def run_id(cfg: DictConfig) -> str:
-    text = json.dumps(result_config(cfg), sort_keys=True, default=str)
+    text = json.dumps(comparable(result_config(cfg)), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -73,6 +84,20 @@ def read_record(path: Path) -> dict | None:
 def is_completed(path: Path) -> bool:
     record = read_record(path)
     return bool(record) and record.get("status") == "completed"
+
+
+def find_completed(cfg: DictConfig) -> Path | None:
+    """The completed record of this run: at its own path, or a sibling (same split and seed) whose
+    config is the same run but was hashed before a null-default key existed."""
+    path = record_path(cfg)
+    if is_completed(path):
+        return path
+    wanted = json.loads(json.dumps(comparable(result_config(cfg)), default=str))
+    for sibling in sorted(path.parent.glob(f"split{cfg.split}-seed{cfg.seed}-*.json")):
+        record = read_record(sibling)
+        if record and record.get("status") == "completed" and comparable(record.get("config")) == wanted:
+            return sibling
+    return None
 
 
 def iter_records(runs_dir: str | Path):
