@@ -126,8 +126,10 @@ def provenance(table: Table, command: str) -> list[str]:
 def markdown(table: Table, command: str) -> str:
     spec, notes = table.spec, _footnotes(table)
     header = ["", *spec.fixed, *spec.columns]
-    out = [f"# {spec.title}", "", "> " + PROFILE_NOTES.get(table.profile, f"profile: {table.profile}"), "",
-           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out = [f"# {spec.title}", "", "> " + PROFILE_NOTES.get(table.profile, f"profile: {table.profile}"), ""]
+    if any(table.cell(row, column) is None for row in spec.rows for column in spec.columns):
+        out += ["> Blank cells were not part of the sweep this table was made from (see its command below).", ""]
+    out += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in spec.rows:
         cells = [spec.fixed[f].get(row, "") for f in spec.fixed]
         for column in spec.columns:
