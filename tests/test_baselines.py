@@ -134,6 +134,14 @@ def test_node_family_takes_nodegams_published_settings_and_smoke_caps_its_steps(
     assert config("model=node", "profile=smoke").trainer.max_epochs == 2
 
 
+def test_a_smoke_check_caps_the_spline_iterations_at_its_epoch_budget():
+    from mixnam.models.spline import build
+
+    problem = Problem("classification", "auc", ("a", "b"))
+    assert build(config("model=spline", "dataset=credit"), problem).max_iter == 500
+    assert build(config("model=spline", "dataset=credit", "profile=smoke"), problem).max_iter == 2
+
+
 def test_a_smoke_check_caps_nodes_trees_so_the_published_credit_model_fits_in_memory():
     from mixnam.models.node import build
 
