@@ -74,7 +74,7 @@ def test_missing_cells_say_why_and_provenance_says_what_ran(table2):
     out, _ = table2
     md = (out / "table2.md").read_text()
     assert "| λ = 1 | — [" in md and "FloatingPointError: the model diverged" in md
-    assert "not run (0/10 records)" in md
+    assert "not run (10 of 10 runs have no record)" in md
     assert "**0.449 ± 0.006** (10)" in md  # lambda = 0.1: mean 0.449, the best of the column
     assert "commit `abc123` (30 runs)" in md and "(folds 0 x seeds 0–9;" in md and "max_epochs 7, ran 7 epochs (best 5)" in md
     tex = (out / "table2.tex").read_text()

@@ -104,7 +104,7 @@ class Cell:
             return f"failed ({len(self.failed)}/{self.expected}): {self.failed[0].get('error', 'no error recorded')}"
         if self.lacking:
             return f"`{self.quantity}` absent or not finite in {self.lacking} completed records"
-        return f"not run (0/{self.expected} records)"
+        return f"not run ({self.expected - self.n - len(self.failed)} of {self.expected} runs have no record)"
 
 
 @dataclass(frozen=True)
