@@ -63,11 +63,11 @@ def _data_and_estimator(cfg: DictConfig):
 
 def explain_finished(cfg: DictConfig, record: dict, path: Path) -> dict:
     """`explain=true` on a finished neural run: draw it from its best weights instead of retraining."""
-    data, estimator = _data_and_estimator(cfg)
     weights = Path(cfg.run_dir) / "best.pt"
-    if not hasattr(estimator, "load_weights") or not weights.is_file():
-        raise MixnamError(f"{path} is finished but kept no weights to explain ({weights} is absent; library "
-                          "models keep none). Rerun it with explain=true force=true.")
+    if not weights.is_file():  # library models keep no weights
+        raise MixnamError(f"{path} is finished but kept no weights to explain ({weights} is absent). "
+                          "Rerun it with explain=true force=true.")
+    data, estimator = _data_and_estimator(cfg)
     estimator.load_weights(weights)
     record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
     write_json_atomic(path, record)

@@ -4,10 +4,11 @@
         [--runs results/runs] [--out results/tables] [profile=paper|smoke] [override ...]
 
 writes `<out>/<table>.md`, `.tex` and `.csv`; `<out>` defaults to `results/tables/` for the paper's
-budget and `results/tables/<profile>/` for any other, so a smoke check never overwrites a result (`summary`: `<out>/runs_summary.csv`, one line per record,
-of one profile when `profile=` is given). It expands the table's experiment sweep(s) as
-`python run.py -m experiment=<table> <override ...>` would, so it knows every run the table needs:
-give it the sweep's overrides (`profile=smoke`, `dataset=housing`; launcher settings are ignored).
+budget and `results/tables/<profile>/` for any other, so a smoke check never overwrites a result
+(`summary`: `<out>/runs_summary.csv`, one line per record, of one profile when `profile=` is given).
+It expands the table's experiment sweep(s) as `python run.py -m experiment=<table> <override ...>`
+would, so it knows every run the table needs: give it the sweep's overrides (`profile=smoke`,
+`dataset=housing`; launcher settings are ignored).
 """
 from __future__ import annotations
 

@@ -31,8 +31,8 @@ class MixNAM(AdditiveModel):
                  gumbel_tau: float | None = None, even_weights: bool = False):
         super().__init__()
         if not 1 <= top_k <= n_experts:
-            raise ConfigError(f"model.top_k={top_k} must lie in 1..model.n_experts={n_experts} (K <= C: the router keeps "
-                              f"the top K of C experts). Lower model.top_k or raise model.n_experts.")
+            raise ConfigError(f"model.top_k={top_k} must lie in 1..model.n_experts={n_experts} (K <= C: the router "
+                              "keeps the top K of C experts). Lower model.top_k or raise model.n_experts.")
         self.n_features, self.n_experts, self.top_k = n_features, n_experts, top_k
         self.dropout_expert = dropout_expert
         self.output_penalty, self.variation_penalty = output_penalty, variation_penalty

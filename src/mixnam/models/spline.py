@@ -1,9 +1,9 @@
 """Spline GAM baseline: pygam's LinearGAM / LogisticGAM with one penalised B-spline term per feature.
 
 The paper's "Spline" row, as in NODE-GAM's baseline (`nodegam.gams.MySpline`: 50 splines per
-feature, up to 500 PIRLS iterations, smoothing penalty searched on a log grid; a profile's epoch budget caps the iterations). NODE-GAM searches the
-penalty with pygam's in-sample GCV/UBRE; here it is picked from `model.lams` on the validation split
-like every other model of the harness.
+feature, up to 500 PIRLS iterations, smoothing penalty searched on a log grid; a profile's epoch
+budget caps the iterations). NODE-GAM searches the penalty with pygam's in-sample GCV/UBRE; here
+it is picked from `model.lams` on the validation split like every other model of the harness.
 
 Contributions are pygam's partial dependences (the terms of the linear predictor); their sum plus
 the intercept coefficient, through the link, is the prediction. `n_params` counts the spline

@@ -198,8 +198,8 @@ class RandomState(Callback):
 def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
     """CSV metrics in the run directory, or W&B (offline unless the user logged in and set WANDB_MODE).
 
-    A resumed run logs to `<run>/resumed-<k>/metrics.csv`, so the
-    epochs logged before the interruption are kept, not overwritten."""
+    A resumed run logs to `<run>/resumed-<k>/metrics.csv`, so the epochs logged before the
+    interruption are kept, not overwritten."""
     if cfg.logger.name == "csv":
         from lightning.pytorch.loggers import CSVLogger
 
