@@ -19,7 +19,7 @@ import mixnam.models
 from mixnam.errors import MixnamError
 from mixnam.experiment import run
 from mixnam.models import LIBRARY
-from mixnam.training.protocol import Problem
+from mixnam.contracts import Problem
 from tests.conftest import ROOT
 from tests.test_models import single_thread  # noqa: F401 - autouse fixture
 
@@ -57,7 +57,7 @@ def captured(monkeypatch):
             return seen[name]
         return wrapper
 
-    monkeypatch.setattr(mixnam.models, "build_estimator", keep("estimator", mixnam.models.build_estimator))
+    monkeypatch.setattr(mixnam.training, "build_estimator", keep("estimator", mixnam.training.build_estimator))
     monkeypatch.setattr(mixnam.data, "load", keep("data", mixnam.data.load))
     return seen
 
@@ -91,7 +91,7 @@ def test_baseline_runs_on_a_real_slice_and_additive_ones_sum_to_their_prediction
 def test_ebm_shape_functions_are_interprets_bins_and_match_its_contributions(mirror):
     cfg = config("model=eb2m", "dataset=housing", *TINY_EBM, "+model.interactions=2", mirror=mirror)
     data = mixnam.data.load("housing", data_dir=ROOT / "data", mirror=cfg.data.mirror, max_rows=1500)
-    ebm = mixnam.models.build_estimator(cfg, data.problem)
+    ebm = mixnam.training.build_estimator(cfg, data.problem)
     ebm.fit(data.train, data.val)
     shapes = ebm.shape_functions()
     assert [t["features"] for t in shapes["terms"]] == [list(f) for f in ebm.term_features]
@@ -109,7 +109,7 @@ def test_xgboost_stops_early_on_the_validation_split(mirror):
     cfg = config("model=xgboost", "dataset=income", "model.n_estimators=2000", "model.early_stopping_rounds=5",
                  "model.learning_rate=0.5", "model.n_jobs=1", mirror=mirror)
     data = mixnam.data.load("income", data_dir=ROOT / "data", mirror=cfg.data.mirror, max_rows=1500)
-    xgb = mixnam.models.build_estimator(cfg, data.problem)
+    xgb = mixnam.training.build_estimator(cfg, data.problem)
     summary = xgb.fit(data.train, data.val)
     assert summary.epochs_run == summary.best_epoch + 1 + 5 < 2000
     assert xgb.model.get_params()["eval_metric"] == "auc"
@@ -119,7 +119,7 @@ def test_linear_and_spline_pick_their_penalty_on_the_validation_split(mirror):
     data = mixnam.data.load("housing", data_dir=ROOT / "data", mirror=mirror, max_rows=1000)
     for name, overrides, key in (("linear", [], "alpha"), ("spline", ["model.n_splines=8", "model.lams=[0.01,100.0]"], "lam")):
         cfg = config(f"model={name}", *overrides)
-        extra = mixnam.models.build_estimator(cfg, data.problem).fit(data.train, data.val).extra
+        extra = mixnam.training.build_estimator(cfg, data.problem).fit(data.train, data.val).extra
         scores = extra[f"val_by_{key}"]
         assert set(scores) == {str(v) for v in cfg.model[f"{key}s"]}
         assert scores[str(extra[key])] == min(scores.values())  # RMSE: lower is better
@@ -158,5 +158,5 @@ def test_missing_nodegam_says_how_to_install_it(model, monkeypatch):
         cfg.run_dir = None
     problem = Problem("regression", "rmse", ("a", "b"))
     with pytest.raises(MixnamError, match=r"pip install -e \.\[node\]") as error:
-        mixnam.models.build_estimator(cfg, problem)
+        mixnam.training.build_estimator(cfg, problem)
     assert isinstance(error.value, ImportError)  # still what callers catching ImportError expect

@@ -13,7 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from mixnam.cli import CONF_DIR
+from mixnam.sweeps import CONF_DIR
 from mixnam.reporting.tables import experiment_jobs
 from mixnam.sweeps import expand, product
 from tests.conftest import ROOT

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, open_dict
 from mixnam.data import load
 from mixnam.models import NEURAL
 from mixnam.training.lightning import TensorBatches, build, build_model
-from mixnam.training.protocol import Arrays, Problem
+from mixnam.contracts import Arrays, Problem
 from tests.conftest import ROOT
 from tests.test_models import single_thread  # noqa: F401 - autouse fixture
 

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from mixnam.errors import MixnamError
+from mixnam.sweeps import CONF_DIR
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 SWEEP_SYNTAX = ("range(", "choice(", "interval(", "tag(", "glob(", "int(", "float(", "${")
 log = logging.getLogger("mixnam")
 

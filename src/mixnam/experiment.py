@@ -53,7 +53,7 @@ def check_device(cfg: DictConfig) -> None:
 
 def _data_and_estimator(cfg: DictConfig):
     from mixnam.data import load
-    from mixnam.models import build_estimator
+    from mixnam.training import build_estimator
 
     data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
                 mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,

@@ -16,9 +16,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from mixnam.cli import CONF_DIR
 from mixnam.reporting.render import latex, markdown, runs_summary, to_csv
 from mixnam.reporting.tables import SPECS, build
+from mixnam.sweeps import CONF_DIR
 
 ROOT = CONF_DIR.parent
 

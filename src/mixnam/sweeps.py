@@ -10,10 +10,12 @@ same list to know which records a table needs and which are missing, so the two 
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Callable, Iterable, Mapping
 
 from omegaconf import DictConfig
 
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"  # the Hydra config tree of the checkout
 Compose = Callable[[list[str]], DictConfig]
 REPLICATE_KEYS = ("split", "seed")
 PROTOCOL_KEYS = ("dataset", "max_replicates", "profile")  # all that decides a job's folds and seeds

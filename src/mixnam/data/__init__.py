@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mixnam.contracts import Arrays, Problem
+from mixnam.data import synthetic  # noqa: F401  (registers the synthetic studies beside the public datasets)
 from mixnam.data.datasets import DATASETS, DatasetSpec, get_spec, read
 from mixnam.data.preprocess import Preprocessor, categorical_columns
 from mixnam.data.splits import SplitIndices, split_indices
-from mixnam.training.protocol import Arrays, Problem
 
 __all__ = ["DATASETS", "DatasetSpec", "LoadedSplit", "Preprocessor", "get_spec", "load"]
 

@@ -208,8 +208,6 @@ register(DatasetSpec(
 
 
 def get_spec(name: str) -> DatasetSpec:
-    if name not in DATASETS and name.startswith("synthetic"):
-        import mixnam.data.synthetic  # noqa: F401  (registers the synthetic studies on first use)
     if name not in DATASETS:
         close = difflib.get_close_matches(name, DATASETS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""

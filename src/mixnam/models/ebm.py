@@ -25,7 +25,7 @@ from interpret.glassbox import (
 from omegaconf import DictConfig
 
 from mixnam.models.library import AdditiveBaseline, library_kwargs
-from mixnam.training.protocol import Arrays, FitSummary, Problem
+from mixnam.contracts import Arrays, FitSummary, Problem
 
 
 class EBMBaseline(AdditiveBaseline):

@@ -18,7 +18,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from scipy.special import expit
 
-from mixnam.training.protocol import Arrays, FitSummary, Problem
+from mixnam.contracts import Arrays, FitSummary, Problem
 
 
 def library_kwargs(cfg: DictConfig, own: Iterable[str] = ()) -> dict[str, Any]:

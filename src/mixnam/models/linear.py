@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from mixnam.models.library import PenaltySelectedBaseline
-from mixnam.training.protocol import Arrays, Problem
+from mixnam.contracts import Arrays, Problem
 
 
 class LinearBaseline(PenaltySelectedBaseline):

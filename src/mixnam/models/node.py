@@ -32,7 +32,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mixnam.errors import MixnamError
 from mixnam.models.library import AdditiveBaseline, library_kwargs
-from mixnam.training.protocol import Arrays, FitSummary, Problem
+from mixnam.contracts import Arrays, FitSummary, Problem
 
 INSTALL_HINT = "pip install -e .[node]"
 

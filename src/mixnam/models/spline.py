@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from pygam import LinearGAM, LogisticGAM, s
 
 from mixnam.models.library import PenaltySelectedBaseline
-from mixnam.training.protocol import Arrays, Problem
+from mixnam.contracts import Arrays, Problem
 
 
 class SplineBaseline(PenaltySelectedBaseline):

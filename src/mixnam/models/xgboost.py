@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from xgboost import XGBClassifier, XGBRegressor
 
 from mixnam.models.library import library_kwargs
-from mixnam.training.protocol import Arrays, FitSummary, Problem
+from mixnam.contracts import Arrays, FitSummary, Problem
 
 
 class XGBoostBaseline:

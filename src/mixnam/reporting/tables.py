@@ -18,10 +18,9 @@ from typing import Callable
 
 from omegaconf import OmegaConf
 
-from mixnam.cli import CONF_DIR
 from mixnam.reporting.paper import PaperValue, table, welch_p
 from mixnam.reporting.store import Store, dig, parse_job
-from mixnam.sweeps import expand, product
+from mixnam.sweeps import CONF_DIR, expand, product
 
 MODEL_LABELS = {
     "mlp": "MLP", "node": "NODE", "xgboost": "XGBoost", "eb2m": "EB2M", "na2m": "NA2M", "nb2m": "NB2M",

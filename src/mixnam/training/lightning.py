@@ -30,7 +30,7 @@ from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
 from mixnam.models.nam import NAM
 from mixnam.models.nbm import NBM
-from mixnam.training.protocol import Arrays, FitSummary, Problem
+from mixnam.contracts import Arrays, FitSummary, Problem
 
 # The model name picks the class; the variants differ only in their config (routing, pairs, ...).
 MODEL_CLASSES: dict[str, type[NeuralModel]] = {

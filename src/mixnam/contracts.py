@@ -1,4 +1,7 @@
-"""The contract every model meets, neural or library-backed.
+"""The ground floor: the contract every model meets, neural or library-backed, and how it is scored.
+
+Every layer (data, models, training, explain, reporting, the scikit-learn estimators) may import this
+module; it imports nothing of mixnam's.
 
 `experiment.py` only talks to an `Estimator`: it fits on preprocessed train/val arrays and predicts
 in model units (standardised target for regression, positive-class probability for classification).
@@ -11,6 +14,21 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
+
+
+def score(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Regression -> {rmse, mse}; classification -> {auc} (y_pred: positive-class probability)."""
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(y_pred)):
+        raise FloatingPointError("predictions contain NaN or inf; the model diverged")
+    if task == "regression":
+        mse = float(np.mean((y_true - y_pred) ** 2))
+        return {"rmse": float(np.sqrt(mse)), "mse": mse}
+    if task == "classification":
+        return {"auc": float(roc_auc_score(y_true, y_pred))}
+    raise ValueError(f"unknown task {task!r}; expected 'regression' or 'classification'")
 
 
 class Arrays(NamedTuple):
@@ -48,8 +66,6 @@ class Problem:
 
     def score(self, y_true_model: np.ndarray, y_pred_model: np.ndarray) -> dict[str, float]:
         """The dataset's metrics in original units (RMSE/MSE on the target, AUC on probabilities)."""
-        from mixnam.evaluation.metrics import score
-
         return score(self.task, self.to_original_units(y_true_model), self.to_original_units(y_pred_model))
 
     def primary(self, y_true_model: np.ndarray, y_pred_model: np.ndarray) -> float:
