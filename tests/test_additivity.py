@@ -1,13 +1,15 @@
 """Additivity (Eq. 10-11), tightness (Eq. 12) and the cost over NAM (Table 9) measure what the paper says."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
 
-from mixnam.evaluation.additivity import additivity, tightness
+from mixnam.evaluation.additivity import additivity, tightness, tightness_position
 from mixnam.evaluation.complexity import n_parameters, over_nam, paper_extra_params
-from mixnam.explain import view
+from mixnam.explain import ModelView, interpretability, view
 from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
 from mixnam.models.nam import NAM
@@ -56,21 +58,53 @@ def test_additivity_matches_the_variance_decomposition_of_a_known_function(rows)
     assert np.allclose(shares[2:], 1.0), "an unused feature has a constant derivative: additive"
 
 
-def test_tightness_is_one_when_rows_fill_their_bounds_and_zero_when_they_sit_on_one():
+def hand_built_mixture() -> ModelView:
+    """One feature, two experts, four rows in two bins of x ({0, 1} and {2, 3}) with known outputs.
+
+    bin 0: experts (0, 4) routed (1, 0) -> 0; experts (1, 3) routed evenly -> 2
+    bin 1: experts (2, 2) (collapsed)     -> 2; experts (0, 10) routed (0.4, 0.6) -> 6
+    """
+    experts = np.array([[0.0, 4.0], [1.0, 3.0], [2.0, 2.0], [0.0, 10.0]])[:, None, :]
+    weights = np.array([[1.0, 0.0], [0.5, 0.5], [0.5, 0.5], [0.4, 0.6]])[:, None, :]
+    return ModelView("hand-built", 1, terms=lambda X: (experts * weights).sum(-1),
+                     experts=lambda X: (experts, weights))
+
+
+def test_tightness_is_eq_12_read_literally_and_the_position_estimator_is_kept_beside_it():
+    data = SimpleNamespace(problem=SimpleNamespace(feature_names=("x",)),
+                           test=SimpleNamespace(X=np.arange(4.0)[:, None]))
+    record = interpretability(hand_built_mixture(), data, n_bins=2)
+    # Eq. 12 per bin: (max o - min o) / (max u - min l) = 2 / 4 and 4 / 10, two rows each
+    assert record["tightness"] == pytest.approx((2 * 0.5 + 2 * 0.4) / 4, abs=1e-12)
+    # positions (o - l) / (u - l): bin 0 holds 0 and 0.5, bin 1 only 0.6 (the collapsed row has none)
+    assert record["tightness_position"] == pytest.approx((2 * 0.5 + 2 * 0.0) / 4, abs=1e-12)
+    assert record["tightness_per_feature"] == {"x": record["tightness"]}
+    assert set(record["tightness_by_bins"]) == {"16", "32", "64"}
+
+
+def test_collapsed_bounds_are_perfectly_tight_for_both_estimators():
+    X = np.random.default_rng(0).uniform(size=(500, 2))
+    same = np.sin(3 * X)  # every expert says the same: upper = lower = routed
+    assert tightness(X, same, same, same) == (1.0, pytest.approx(np.ones(2)))
+    assert tightness_position(X, same, same, same)[0] == 1.0
+
+
+def test_rows_that_fill_their_bounds_are_tight_and_rows_on_one_bound_are_not():
     rng = np.random.default_rng(0)
     X = rng.uniform(size=(4000, 2))
-    upper, lower = 1.0 + X, -1.0 - X
+    upper, lower = np.ones_like(X), -np.ones_like(X)
     spread = lower + rng.uniform(size=X.shape) * (upper - lower)
-    assert tightness(X, spread, upper, lower)[0] > 0.9
-    assert tightness(X, upper, upper, lower)[0] == pytest.approx(0.0)
-    assert tightness(X, upper, upper, upper)[0] == 1.0, "collapsed bounds (all experts agree) are tight"
+    for estimator in (tightness, tightness_position):
+        assert estimator(X, spread, upper, lower)[0] > 0.9
+        assert estimator(X, upper, upper, lower)[0] == pytest.approx(0.0)
 
 
 def test_tightness_of_a_mixnam_lies_in_zero_one(rows):
     model_view = view(small(MixNAM, n_layers=2, hidden_dim=32), N_FEATURES)
     o, r = model_view.experts(rows)
-    value, per_feature = tightness(rows, (o * r).sum(-1), o.max(-1), o.min(-1))
-    assert 0.0 < value <= 1.0 and ((per_feature > 0) & (per_feature <= 1)).all()
+    for estimator in (tightness, tightness_position):
+        value, per_feature = estimator(rows, (o * r).sum(-1), o.max(-1), o.min(-1))
+        assert 0.0 < value <= 1.0 and ((per_feature > 0) & (per_feature <= 1)).all()
 
 
 def test_cost_over_nam_is_table_9():

@@ -33,6 +33,7 @@ def _base_record(cfg: DictConfig) -> dict:
     return {
         "model": cfg.model.name, "dataset": cfg.dataset.name, "split": int(cfg.split), "seed": int(cfg.seed),
         "experiment": cfg.experiment_name, "profile": cfg.profile, "run_id": run_id(cfg),
+        "fidelity": OmegaConf.select(cfg, "fidelity.name") or "paper",  # its switches: config.fidelity
         "config": result_config(cfg), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "env": environment(cfg.paths.root, str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))),
         "max_epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
@@ -57,7 +58,8 @@ def _data_and_estimator(cfg: DictConfig):
 
     data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
                 mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
-                options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None)
+                options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None,
+                tail_validation=OmegaConf.select(cfg, "fidelity.year_validation") or "node_rows")
     return data, build_estimator(cfg, data.problem)
 
 

@@ -57,12 +57,14 @@ def _subsample(indices: SplitIndices, max_rows: int, n_rows: int) -> SplitIndice
 
 
 def load(name: str, split: int = 0, seed: int = 0, data_dir: str | Path = "data", mirror: str | None = None,
-         max_rows: int | None = None, verify_rows: bool = True, options: dict | None = None) -> LoadedSplit:
+         max_rows: int | None = None, verify_rows: bool = True, options: dict | None = None,
+         tail_validation: str = "node_rows") -> LoadedSplit:
+    """One split, preprocessed; `tail_validation` picks Year's validation rows (`fidelity.year_validation`)."""
     spec = get_spec(name)
     data_dir = Path(data_dir)
     X, y = read(spec, data_dir, mirror, verify_rows=verify_rows, seed=seed, options=options)
     indices = split_indices(spec.protocol if spec.protocol != "generated" else "holdout", y, split, seed,
-                            _fold_dir(name, data_dir, mirror), spec.n_rows, spec.test_rows)
+                            _fold_dir(name, data_dir, mirror), spec.n_rows, spec.test_rows, tail_validation)
     if max_rows is not None and max_rows < len(X):
         indices = _subsample(indices, max_rows, len(X))
     categorical = categorical_columns(X)

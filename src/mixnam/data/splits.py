@@ -3,7 +3,9 @@
 - holdout (Housing): the authors' and nbm-spam's two `train_test_split` calls with random_state 0,
   which give 14,447 / 2,065 / 4,128 rows; the same split for every seed.
 - tail (Year): the last 51,630 rows are the test set (NODE's split); validation is NODE's
-  `stratified_valid_idx.txt` when present, else a 20% carve-out with random_state=seed (NAE).
+  `stratified_valid_idx.txt` when present, else a 20% carve-out with random_state=seed. With
+  `validation="carve"` (fidelity=code) it is always the carve-out, from NODE's training rows when
+  present: the authors' loader returns NODE's validation rows under a key their trainer never reads.
 - cv (MIMIC-II/III, Income, Credit): NODE-GAM's fold files `train{k}.txt` / `test{k}.txt` when present,
   else deterministic StratifiedKFold(5, shuffle, random_state=1377); validation = stratified 20% of
   the training fold with random_state=seed (NAE).
@@ -20,6 +22,7 @@ from mixnam.errors import DataError
 
 N_FOLDS = 5
 FOLD_SEED = 1377  # NODE-GAM's seed for its validation carve-out; ours for generated folds
+TAIL_VALIDATIONS = ("node_rows", "carve")  # Year: NODE's validation rows (paper) | a seeded 20% carve-out (code)
 
 
 @dataclass(frozen=True)
@@ -44,19 +47,24 @@ def _read_index_file(path: Path, n_rows: int) -> np.ndarray:
     return index
 
 
-def tail(n_rows: int, canonical_rows: int | None, test_rows: int, seed: int, fold_dir: Path) -> SplitIndices:
+def tail(n_rows: int, canonical_rows: int | None, test_rows: int, seed: int, fold_dir: Path,
+         validation: str = "node_rows") -> SplitIndices:
+    if validation not in TAIL_VALIDATIONS:
+        raise DataError(f"fidelity.year_validation must be one of {', '.join(TAIL_VALIDATIONS)}; got {validation!r}")
     if canonical_rows and n_rows != canonical_rows:  # a reduced file (tests): keep the same proportion
         test_rows = round(n_rows * test_rows / canonical_rows)
     n_train = n_rows - test_rows
     test = np.arange(n_train, n_rows)
     train_file, valid_file = fold_dir / "stratified_train_idx.txt", fold_dir / "stratified_valid_idx.txt"
-    if train_file.is_file() and valid_file.is_file():
+    have_files = train_file.is_file() and valid_file.is_file()
+    if have_files and validation == "node_rows":
         return SplitIndices(_read_index_file(train_file, n_train), _read_index_file(valid_file, n_train), test,
                             f"last {test_rows} rows test; NODE's stratified train/valid index files")
-    train, val = train_test_split(np.arange(n_train), test_size=0.2, random_state=seed, shuffle=True)
+    pool, origin = ((_read_index_file(train_file, n_train), "NODE's training rows (its validation rows unused)")
+                    if have_files else (np.arange(n_train), "the rest (NODE's index files not found)"))
+    train, val = train_test_split(pool, test_size=0.2, random_state=seed, shuffle=True)
     return SplitIndices(train, val, test,
-                        f"last {test_rows} rows test; validation = 20% of the rest, random_state={seed} "
-                        "(NODE's index files not found)")
+                        f"last {test_rows} rows test; validation = 20% of {origin}, random_state={seed}")
 
 
 def cross_validation(y: np.ndarray, fold: int, seed: int, fold_dir: Path) -> SplitIndices:
@@ -78,11 +86,12 @@ def cross_validation(y: np.ndarray, fold: int, seed: int, fold_dir: Path) -> Spl
 
 
 def split_indices(protocol: str, y: np.ndarray, split: int, seed: int, fold_dir: Path,
-                  canonical_rows: int | None = None, test_rows: int | None = None) -> SplitIndices:
+                  canonical_rows: int | None = None, test_rows: int | None = None,
+                  tail_validation: str = "node_rows") -> SplitIndices:
     if protocol == "holdout":
         return holdout(len(y))
     if protocol == "tail":
-        return tail(len(y), canonical_rows, test_rows, seed, fold_dir)
+        return tail(len(y), canonical_rows, test_rows, seed, fold_dir, tail_validation)
     if protocol == "cv":
         return cross_validation(y, split, seed, fold_dir)
     raise ValueError(f"unknown protocol {protocol!r}")

@@ -3,7 +3,10 @@
 Record layout (what `report table3` / `table9` read):
 - every run record gets `record["interpretability"]` from `interpretability(estimator, data)`:
   `additivity` (Eq. 11, any differentiable model) and `additivity_per_feature`; for the MixNAM family
-  `tightness` (Eq. 12), `tightness_per_feature`, `n_params_nam` (a NAM with the same encoders),
+  `tightness` (Eq. 12 read literally: raw range of the routed outputs over the raw range of the
+  bounds, per bin of x_i), `tightness_per_feature`, `tightness_position` (the per-row position
+  estimator, kept for comparison), `tightness_by_bins` (`tightness` at 16/32/64 bins: how much the
+  bin rule moves it), `n_params_nam` (a NAM with the same encoders),
   `extra_params_over_nam`, `extra_memory_bytes_over_nam` (float32) and `extra_params_paper_formula`
   (Table 9's n C ((n+1) d + 2), or n C (2 d + 2) for MixNAM-D's diagonal router).
   Keys that do not apply to a model are absent; library models without gradients get `{}`.
@@ -26,9 +29,12 @@ __all__ = ["ModelView", "ShapeFunction", "ShapeFunctions", "bounds", "explain_ru
 log = logging.getLogger(__name__)
 
 
+TIGHTNESS_BIN_COUNTS = (16, 32, 64)
+
+
 def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 4096, seed: int = 0) -> dict:
     """Additivity, tightness and size over NAM of a fitted model, on the test rows (model units)."""
-    from mixnam.evaluation.additivity import additivity, tightness
+    from mixnam.evaluation.additivity import additivity, tightness, tightness_position
     from mixnam.evaluation.complexity import over_nam
 
     names = list(data.problem.feature_names)
@@ -40,8 +46,12 @@ def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 40
         metrics.update(additivity=value, additivity_per_feature=dict(zip(names, shares.tolist())))
     if model_view.is_mixture:
         o, _ = model_view.experts(X)
-        value, per_feature = tightness(X, model_view.terms(X), *bounds(o, model_view.bound_k), n_bins=n_bins)
-        metrics.update(tightness=value, tightness_per_feature=dict(zip(names, per_feature.tolist())))
+        routed, (upper, lower) = model_view.terms(X), bounds(o, model_view.bound_k)
+        value, per_feature = tightness(X, routed, upper, lower, n_bins=n_bins)
+        metrics.update(tightness=value, tightness_per_feature=dict(zip(names, per_feature.tolist())),
+                       tightness_position=tightness_position(X, routed, upper, lower, n_bins=n_bins)[0],
+                       tightness_by_bins={str(k): tightness(X, routed, upper, lower, n_bins=k)[0]
+                                          for k in TIGHTNESS_BIN_COUNTS})
     if model_view.module is not None:
         metrics.update(over_nam(model_view.module))
     return metrics

@@ -61,6 +61,8 @@ class MixtureOutput(NamedTuple):
 class NeuralModel(nn.Module):
     """Base class: `forward` is the logit of `forward_details`; no penalty unless a model adds one."""
 
+    FIDELITY_KEYS: tuple[str, ...] = ()  # switches of conf/fidelity/ the constructor takes (none by default)
+
     def forward_details(self, x: Tensor) -> Prediction | AdditiveOutput | MixtureOutput:
         raise NotImplementedError
 

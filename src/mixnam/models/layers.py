@@ -101,9 +101,14 @@ class BatchedMLP(nn.Sequential):
     """
 
     def __init__(self, n_groups: int, in_features: int, widths: Sequence[int], normalization: str = "layer_norm",
-                 dropout: float = 0.0):
-        super().__init__(*_hidden_layers(in_features, widths, partial(BatchedLinear, n_groups),
-                                         partial(group_norm, normalization, n_groups), dropout))
+                 dropout: float = 0.0, shared_norm: bool = False):
+        norm = partial(group_norm, normalization, n_groups)
+        if shared_norm:  # the authors' encoder: ONE norm module in every block (fidelity=code)
+            if len(set(widths)) > 1:
+                raise ConfigError(f"a norm layer shared by all encoder layers needs equal widths; got {list(widths)}")
+            shared = norm(widths[0])
+            norm = lambda width: shared  # noqa: E731
+        super().__init__(*_hidden_layers(in_features, widths, partial(BatchedLinear, n_groups), norm, dropout))
 
 
 class SharedMLP(nn.Sequential):

@@ -10,6 +10,8 @@ w_0 + sum_i sum_k r_ik o_ik (Eq. 7). All features, experts and routes are comput
   (tau = 0.1) during training lets the experts learn different outcomes for the same value;
 - even weights (MixNAM-E): the forward weights are exactly 1/K on the top-K experts, while the
   gradient is the softmax's (a straight-through estimator, phi - phi.detach()).
+`FIDELITY_KEYS` are the switches of `conf/fidelity/` this model takes: the paper's behaviour by
+default, the authors' code's with `fidelity=code` (README, "Fidelity").
 """
 from __future__ import annotations
 
@@ -25,10 +27,13 @@ from mixnam.models.layers import BatchedLinear, BatchedMLP, feature_major
 class MixNAM(AdditiveModel):
     """Mixture of neural additive models; see the module docstring for the variants' switches."""
 
+    FIDELITY_KEYS = ("gumbel_at_eval", "shared_encoder_norm", "variation_correction")
+
     def __init__(self, n_features: int, *, n_layers: int = 4, hidden_dim: int = 128, n_experts: int = 4,
                  top_k: int = 4, dropout: float = 0.1, dropout_expert: float = 0.2, output_penalty: float = 0.0,
                  variation_penalty: float = 0.1, normalization: str = "layer_norm", diagonal_routing: bool = False,
-                 gumbel_tau: float | None = None, even_weights: bool = False):
+                 gumbel_tau: float | None = None, even_weights: bool = False, gumbel_at_eval: bool = False,
+                 shared_encoder_norm: bool = False, variation_correction: int = 0):
         super().__init__()
         if not 1 <= top_k <= n_experts:
             raise ConfigError(f"model.top_k={top_k} must lie in 1..model.n_experts={n_experts} (K <= C: the router "
@@ -37,9 +42,11 @@ class MixNAM(AdditiveModel):
         self.dropout_expert = dropout_expert
         self.output_penalty, self.variation_penalty = output_penalty, variation_penalty
         self.diagonal_routing, self.gumbel_tau, self.even_weights = diagonal_routing, gumbel_tau, even_weights
+        self.gumbel_at_eval, self.variation_correction = gumbel_at_eval, variation_correction
         self.term_features = tuple((i,) for i in range(n_features))
 
-        self.encoder = BatchedMLP(n_features, 1, [hidden_dim] * n_layers, normalization, dropout)
+        self.encoder = BatchedMLP(n_features, 1, [hidden_dim] * n_layers, normalization, dropout,
+                                  shared_norm=shared_encoder_norm)
         self.expert_layer = BatchedLinear(n_features, hidden_dim, n_experts)
         if diagonal_routing:
             self.router = BatchedLinear(n_features, hidden_dim, n_experts)
@@ -62,7 +69,7 @@ class MixNAM(AdditiveModel):
         if self.top_k < self.n_experts:
             top = scores.topk(self.top_k, dim=-1).indices
             logits = logits + torch.full_like(scores, float("-inf")).scatter(-1, top, 0.0)
-        if self.training and self.gumbel_tau is not None:
+        if self.gumbel_tau is not None and (self.training or self.gumbel_at_eval):
             # softmax((log r + g) / tau) of Eq. 22; log r differs from the logits by a constant per row
             weights = F.gumbel_softmax(logits, tau=self.gumbel_tau, dim=-1)
         else:
@@ -83,7 +90,9 @@ class MixNAM(AdditiveModel):
     def penalty(self, details: MixtureOutput) -> Tensor:
         """Eq. 8: gamma * mean(o_i^2) + lambda * mean over (sample, feature) of the variance across experts.
 
-        The variance divides by C as in Eq. 8 (the authors' code uses torch's unbiased default, C - 1).
+        The variance divides by C as in Eq. 8; `variation_correction=1` divides by C - 1 as the authors'
+        code (torch's unbiased default) does.
         """
-        variation = details.expert_outputs.var(dim=-1, correction=0).mean()
+        correction = min(self.variation_correction, self.n_experts - 1)  # one expert has no spread either way
+        variation = details.expert_outputs.var(dim=-1, correction=correction).mean()
         return output_penalty(details.terms, self.output_penalty) + self.variation_penalty * variation

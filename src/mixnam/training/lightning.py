@@ -31,6 +31,7 @@ from mixnam.models.mlp import MLP
 from mixnam.models.nam import NAM
 from mixnam.models.nbm import NBM
 from mixnam.contracts import Arrays, FitSummary, Problem
+from mixnam.training.fidelity import check_selection, monitor_name, patience, selection_score
 
 # The model name picks the class; the variants differ only in their config (routing, pairs, ...).
 MODEL_CLASSES: dict[str, type[NeuralModel]] = {
@@ -42,11 +43,14 @@ TRAINING_KEYS = ("name", "batch_size", "lr", "weight_decay", "max_epochs")
 PREDICT_BATCH = 8192
 
 
-def build_model(model_cfg: DictConfig | dict, n_features: int) -> NeuralModel:
-    """The torch module named by `model_cfg.name`, built from the config's architecture keys."""
+def build_model(model_cfg: DictConfig | dict, n_features: int, fidelity: DictConfig | dict | None = None) -> NeuralModel:
+    """The torch module named by `model_cfg.name`, built from the config's architecture keys and the
+    `fidelity` switches its class takes (`FIDELITY_KEYS`; absent or null: the paper's, the defaults)."""
     options = OmegaConf.to_container(model_cfg, resolve=True) if isinstance(model_cfg, DictConfig) else dict(model_cfg)
     architecture = {k: v for k, v in options.items() if k not in TRAINING_KEYS}
-    return MODEL_CLASSES[options["name"]](n_features, **architecture)
+    model_class = MODEL_CLASSES[options["name"]]
+    switches = {k: fidelity[k] for k in model_class.FIDELITY_KEYS if fidelity and fidelity.get(k) is not None}
+    return model_class(n_features, **architecture, **switches)
 
 
 class TensorBatches:
@@ -87,11 +91,12 @@ class NeuralTrainingModule(L.LightningModule):
     """Trains any `NeuralModel`: task loss + model penalty; logs the validation metric every epoch."""
 
     def __init__(self, model: NeuralModel, problem: Problem, lr: float, weight_decay: float, max_epochs: int,
-                 compile_model: bool = False):
+                 compile_model: bool = False, selection: str = "metric"):
         super().__init__()
-        self.model, self.problem = model, problem
+        check_selection(selection)
+        self.model, self.problem, self.selection = model, problem, selection
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
-        self.monitor = f"val_{problem.metric}"
+        self.monitor = monitor_name(problem, selection)
         self.task_loss = F.mse_loss if problem.task == "regression" else F.binary_cross_entropy_with_logits
         self.forward_details = torch.compile(model.forward_details) if compile_model else model.forward_details
         self._val_logits: list[torch.Tensor] = []
@@ -121,7 +126,7 @@ class NeuralTrainingModule(L.LightningModule):
         if not torch.isfinite(logits).all():
             raise FloatingPointError(f"validation predictions contain NaN/inf at epoch {self.current_epoch}; "
                                      "the model diverged: lower model.lr")
-        score = self.problem.primary(targets, to_model_units(logits, self.problem.task))
+        score = selection_score(self.problem, targets, to_model_units(logits, self.problem.task), self.selection)
         self.log(self.monitor, score, prog_bar=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
@@ -216,11 +221,11 @@ def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
     raise ConfigError(f"unknown logger {cfg.logger.name!r}; use logger=csv or logger=wandb")
 
 
-def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, train_batches: TensorBatches
-                 ) -> L.Trainer:
+def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, train_batches: TensorBatches,
+                 patience_extra_epochs: int = 0) -> L.Trainer:
     """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints."""
-    patience = max(1, int(max_epochs * float(trainer_cfg.patience_fraction)))
-    stopping = EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min", patience=patience,
+    stopping = EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min",
+                             patience=patience(max_epochs, float(trainer_cfg.patience_fraction), patience_extra_epochs),
                              check_on_train_epoch_end=False)
     return L.Trainer(
         max_epochs=max_epochs, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
@@ -237,7 +242,8 @@ class NeuralEstimator:
     def __init__(self, cfg: DictConfig, problem: Problem):
         self.cfg, self.problem = cfg, problem
         L.seed_everything(int(cfg.seed), verbose=False)
-        self.model = build_model(cfg.model, problem.n_features)
+        self.fidelity = cfg.get("fidelity") or {}
+        self.model = build_model(cfg.model, problem.n_features, self.fidelity)
         self.device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
 
     @property
@@ -263,12 +269,12 @@ class NeuralEstimator:
         train_batches = TensorBatches(*tensors(train), batch_size, seed=int(cfg.seed))
         val_batches = TensorBatches(*tensors(val), max(batch_size, PREDICT_BATCH))
         module = NeuralTrainingModule(self.model, self.problem, float(cfg.model.lr), float(cfg.model.weight_decay),
-                                      max_epochs, bool(trainer_cfg.compile))
+                                      max_epochs, bool(trainer_cfg.compile), self.fidelity.get("selection") or "metric")
         best = BestCheckpoint(run_dir, module.monitor, self.problem.higher_is_better,
                               int(trainer_cfg.checkpoint_every_n_epochs))
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
-                               train_batches)
+                               train_batches, self.fidelity.get("patience_extra_epochs") or 0)
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
             trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)
