@@ -1,5 +1,6 @@
-"""Reports on hand-made records: exact means and stds, the paper beside each cell, the noise test,
-bold best, missing cells with their reason, provenance, and the smoke label."""
+"""Reports on hand-made records: exact means and stds, the paper beside each cell, verdicts by
+equivalence (never "reproduced" for want of evidence), the paper's claims as checks, bold best,
+missing cells with their reason, provenance, and the smoke label."""
 from __future__ import annotations
 
 import csv
@@ -9,15 +10,19 @@ import pytest
 from scipy import stats
 
 from mixnam import report
-from mixnam.reporting.paper import PaperValue, welch_p
+from mixnam.reporting.claims import CLAIMS, check
+from mixnam.reporting.paper import PaperValue
 from mixnam.reporting.records import write_json_atomic
-from mixnam.reporting.tables import experiment_jobs
+from mixnam.reporting.render import scorecard
+from mixnam.reporting.tables import build, experiment_jobs
+from mixnam.reporting.verdicts import Rule, judge
 
 ENV = {"git_commit": "abc123", "hostname": "box", "cpu": "x86_64", "cpu_count": 2, "device": "cpu", "torch": "2.x"}
 
 
-def write_record(runs, job, profile, value=None, error=None):
-    config = {}
+def write_record(runs, job, profile, value=None, error=None, budget=None):
+    """A record of `job`; `budget`: the paper's epochs (config.model.max_epochs) where the run did 7."""
+    config = {"model": {"max_epochs": budget}} if budget else {}
     for key, v in job.items():
         if "." in key:
             head, leaf = key.split(".", 1)
@@ -81,13 +86,97 @@ def test_missing_cells_say_why_and_provenance_says_what_ran(table2):
     assert r"\textbf{0.449 $\pm$ 0.006}" in tex and r"\toprule" in tex
 
 
-def test_welch_test_is_scipys_without_rounding_and_tolerates_the_printed_digit():
+def test_the_interval_is_welchs_and_a_deterministic_model_matching_the_printed_digit_is_reproduced():
     paper = PaperValue(0.451, 0.003, 10, 0.0, "0.451 ± 0.003")
-    expected = stats.ttest_ind_from_stats(0.455, 0.004, 10, 0.451, 0.003, 10, equal_var=False).pvalue
-    assert welch_p(0.455, 0.004, 10, paper) == pytest.approx(expected)
+    ours = [0.455 + 0.004 * z for z in (-1.5, -0.5, 0.5, 1.5)]
+    expected = stats.ttest_ind_from_stats(statistics.fmean(ours), statistics.stdev(ours), 4, 0.451, 0.003, 10,
+                                          equal_var=False).pvalue
+    assert judge(ours, paper, Rule()).p_value == pytest.approx(expected)
     deterministic = PaperValue.parse("0.735", "0.000", 10)
-    assert welch_p(0.7352, 0.0, 10, deterministic) > 0.05 > welch_p(0.737, 0.0, 10, deterministic)
-    assert welch_p(0.5, 0.01, 1, deterministic) is None
+    assert judge([0.7352, 0.7352], deterministic, Rule()).label == "reproduced"
+    assert judge([0.745, 0.745], deterministic, Rule()).label == "differs"
+
+
+def test_each_verdict_rule():
+    paper = PaperValue.parse("0.451", "0.003", 10)  # margin max(2 x 0.003, 0.001, 0.5% x 0.451) = 0.006
+    assert Rule().margin(paper) == pytest.approx(0.006)
+    close = judge([0.450, 0.452, 0.451, 0.4515], paper, Rule())
+    assert close.label == "reproduced" and -0.006 < close.ci[0] < close.ci[1] < 0.006
+    far = [0.470, 0.471, 0.469]
+    assert (judge(far, paper, Rule()).label, judge(far, paper, Rule()).reason) == ("differs", "CI outside the margin")
+    assert judge(far, paper, Rule(relative_floor=0.05)).label == "reproduced", "the margin is a report option"
+    # Δ = 0.009 > m and significant, but the interval still reaches inside the margin
+    edge = judge([0.454, 0.466, 0.457, 0.463], paper, Rule())
+    assert edge.ci[0] < 0.006 < abs(edge.diff)
+    assert (edge.label, edge.reason) == ("differs", "significant and |Δ| > margin")
+    wide = judge([0.40, 0.52], paper, Rule())  # 2 runs, wide std: no evidence either way
+    assert wide.label == "inconclusive" and f"≈ {wide.runs_to_decide} more runs" in wide.reason
+    assert judge([0.451], paper, Rule()).label == "n < 2"
+    assert judge([0.451, 0.451], paper, Rule(), reduced="profile reduced").label == "reduced budget"
+
+
+@pytest.fixture
+def verdicts(tmp_path):
+    """Table 2 with one cell per verdict: λ = 0 reproduced, 0.1 differs, 1 two wide runs, 10 one run, 100 reduced."""
+    runs = tmp_path / "runs"
+    for job in experiment_jobs("table2", "paper"):
+        lam, seed = job["model.variation_penalty"], job["seed"]
+        if lam == 0:
+            write_record(runs, job, "paper", value=0.451 + 0.0005 * (seed - 4.5))
+        elif lam == 0.1:
+            write_record(runs, job, "paper", value=0.470 + 0.001 * (seed - 4.5))
+        elif lam == 1 and seed < 2:
+            write_record(runs, job, "paper", value=(0.45, 0.47)[seed])
+        elif lam == 10 and seed == 0:
+            write_record(runs, job, "paper", value=0.515)
+        elif lam == 100:
+            write_record(runs, job, "paper", value=0.582, budget=1000)
+    report.main(["table2", "--runs", str(runs), "--out", str(tmp_path / "tables")])
+    return tmp_path / "tables"
+
+
+def test_every_cell_gets_its_verdict_and_a_wide_two_run_cell_is_inconclusive_not_reproduced(verdicts):
+    cells = {row: cell for (row, _), cell in rows(verdicts / "table2.csv").items()}
+    assert {row: cells[row]["verdict"] for row in cells} == {
+        "λ = 0": "reproduced", "λ = 0.01": "", "λ = 0.1": "differs", "λ = 1": "inconclusive", "λ = 10": "n < 2",
+        "λ = 100": "reduced budget"}
+    assert float(cells["λ = 0"]["ci_low"]) < float(cells["λ = 0"]["diff"]) < float(cells["λ = 0"]["ci_high"])
+    assert int(cells["λ = 1"]["runs_to_decide"]) > 0 and cells["λ = 100"]["verdict_reason"] == "max_epochs 7 < 1000"
+    md = (verdicts / "table2.md").read_text()
+    assert "✓ reproduced" in md and "✗ differs: CI outside the margin" in md and "? inconclusive: ≈" in md
+    assert "⊘ reduced budget" in md and "· n < 2" in md and "90% confidence interval" in md
+    assert "- Cells with a paper value: 1 reproduced, 1 differs, 1 inconclusive, 1 reduced budget, 1 n < 2." in md
+    assert "RMSE at λ = 100 − at λ = 1" in md  # the claim resting on this table, with its effect
+    assert r"$\oslash$ reduced budget" in (verdicts / "table2.tex").read_text()
+
+
+def test_reduced_profile_cells_never_get_a_reproduction_verdict(tmp_path):
+    runs = tmp_path / "runs"
+    for job in experiment_jobs("table2", "reduced"):
+        write_record(runs, job, "reduced", value=0.451 + 0.0005 * job["seed"])
+    report.main(["table2", "profile=reduced", "--runs", str(runs), "--out", str(tmp_path / "tables")])
+    verdicts = {r["verdict"] for r in rows(tmp_path / "tables" / "table2.csv").values()}
+    assert verdicts == {"reduced budget", ""}  # "": λ = 0.01 has no paper value
+
+
+def test_the_paper_claims_are_checks_with_an_effect_and_its_interval(tmp_path):
+    runs = tmp_path / "runs"
+    overrides = ("model=mixnam,nam", "dataset=housing")
+    for job in experiment_jobs("table1", "paper", overrides):
+        centre = 0.451 if job["model"] == "mixnam" else 0.572
+        write_record(runs, job, "paper", value=centre + 0.002 * (job["seed"] - 4.5))
+    table = build("table1", runs, "paper", overrides)
+    claims = {c.text: c for c in CLAIMS}
+    housing = check(claims["MixNAM beats NAM on Housing"], table)
+    (effect,) = housing.effects
+    assert housing.verdict == "holds" and effect.effect == pytest.approx(0.121)
+    assert 0 < effect.ci[0] < 0.121 < effect.ci[1]
+    assert check(claims["MixNAM beats NAM on every dataset it ran"], table).verdict == "holds"  # only Housing ran
+    for job in experiment_jobs("table1", "paper", ("model=nam", "dataset=housing")):  # now NAM is the better one
+        write_record(runs, job, "paper", value=0.30 + 0.002 * job["seed"])
+    assert check(claims["MixNAM beats NAM on Housing"], build("table1", runs, "paper", overrides)).verdict == "fails"
+    md = scorecard([table], "test")
+    assert "| table1 | 2 reproduced |" in md and "**MixNAM beats NAM on Housing** (table1): **holds**" in md
 
 
 def test_smoke_records_make_a_table_labelled_smoke_and_paper_records_are_not_mixed_in(tmp_path):

@@ -1,11 +1,12 @@
-"""The paper's own numbers (transcribed in `paper/*.csv`) and the test of whether ours lie within their noise."""
+"""The paper's own numbers (transcribed in `paper/*.csv`) and the Welch statistics of ours against them."""
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+import numpy as np
 
 PAPER_DIR = Path(__file__).with_name("paper")
 SUFFIX_POWERS = {"k": 1, "M": 2}
@@ -39,20 +40,18 @@ def table(name: str) -> list[dict[str, str]]:
         return [row for row in csv.DictReader(line for line in handle if not line.startswith("#"))]
 
 
-def welch_p(mean: float, std: float, n: int, paper: PaperValue) -> float | None:
-    """Two-sided p of Welch's t-test between our runs and the paper's mean +- std over its n runs.
+def welch(std: float, n, paper: PaperValue) -> tuple[np.ndarray, np.ndarray]:
+    """Standard error and Welch degrees of freedom of ours (std over n runs; n may be an array) minus the paper.
 
     The paper's printed mean is rounded: a uniform error of one printed unit (variance unit^2 / 12) is
     added to the standard error, so a deterministic model that matches to the printed digit is within
-    the noise and one that misses it is not. None when we have fewer than 2 runs (no std of ours).
+    the noise and one that misses it is not.
     """
-    from scipy import stats
-
-    if n < 2:
-        return None
+    n = np.asarray(n, dtype=np.float64)
     ours, theirs = std ** 2 / n, paper.std ** 2 / paper.n
     variance = ours + theirs + paper.resolution ** 2 / 12
-    dof_terms = [v ** 2 / (k - 1) for v, k in ((ours, n), (theirs, paper.n)) if v > 0 and k > 1]
-    dof = variance ** 2 / sum(dof_terms) if dof_terms else math.inf
-    t = (mean - paper.mean) / math.sqrt(variance)
-    return float(2 * stats.t.sf(abs(t), dof))
+    dof_terms = np.broadcast_to((ours ** 2 / np.maximum(n - 1, 1) if std > 0 else 0.0)
+                                + (theirs ** 2 / (paper.n - 1) if theirs > 0 and paper.n > 1 else 0.0), variance.shape)
+    dof = np.divide(variance ** 2, dof_terms, out=np.full(variance.shape, np.inf), where=dof_terms > 0)
+    return np.sqrt(variance), dof
+

@@ -4,8 +4,9 @@ A table is a `Spec`: the experiments whose sweeps feed it, its rows and columns 
 them, and `place`, which puts one job of a sweep into its cells (row, column, the record value shown
 there, the paper's value). `build` expands the sweeps exactly as the sweeper launches them
 (`mixnam.sweeps`), finds each job's record in the store and aggregates every cell: mean +- std over
-its folds/seeds, how many of the expected runs it has, the paper's value, the difference and whether
-that lies within the noise. Cells no record can fill keep the reason (the failed runs' error).
+its folds/seeds, how many of the expected runs it has, the paper's value, the difference and its
+verdict (`mixnam.reporting.verdicts`: equivalence within a declared margin, under `rule`). Cells no
+record can fill keep the reason (the failed runs' error).
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from typing import Callable
 
 from omegaconf import OmegaConf
 
-from mixnam.reporting.paper import PaperValue, table, welch_p
+from mixnam.reporting.paper import PaperValue, table
 from mixnam.reporting.store import Store, dig, parse_job
+from mixnam.reporting.verdicts import Rule, Verdict, judge
 from mixnam.sweeps import CONF_DIR, expand, product
 
 MODEL_LABELS = {
@@ -53,6 +55,7 @@ class Cell:
     failed: list[dict] = field(default_factory=list)
     lacking: int = 0  # completed records where this quantity is absent or not finite (e.g. AUC of one class)
     best: bool = False
+    rule: Rule = field(default_factory=Rule)
 
     def add(self, record: dict | None) -> None:
         self.expected += 1
@@ -86,15 +89,14 @@ class Cell:
         return None if self.mean is None or self.paper is None else self.mean - self.paper.mean
 
     @property
-    def p_value(self) -> float | None:
-        if self.paper is None or self.std is None:
-            return None
-        return welch_p(self.mean, self.std, self.n, self.paper)
+    def reduced(self) -> str:
+        """Why some run of this cell is below the paper's budget ('' when none is)."""
+        return next((why for why in map(below_budget, self.records) if why), "")
 
     @property
-    def within_noise(self) -> bool | None:
-        p = self.p_value
-        return None if p is None else p >= 0.05
+    def verdict(self) -> Verdict | None:
+        """Reproduced / differs / inconclusive / reduced budget / n < 2; None without a paper value or runs."""
+        return None if self.paper is None or not self.n else judge(self.values, self.paper, self.rule, self.reduced)
 
     @property
     def why_empty(self) -> str:
@@ -104,6 +106,19 @@ class Cell:
         if self.lacking:
             return f"`{self.quantity}` absent or not finite in {self.lacking} completed records"
         return f"not run ({self.expected - self.n - len(self.failed)} of {self.expected} runs have no record)"
+
+
+def below_budget(record: dict) -> str:
+    """How a run falls short of the paper's budget: a non-paper profile, capped rows or epochs ('' if not)."""
+    config = record.get("config") or {}
+    if record.get("profile", "paper") != "paper":
+        return f"profile {record['profile']}"
+    if (config.get("data") or {}).get("max_rows") is not None:
+        return f"data.max_rows={config['data']['max_rows']}"
+    budget, ran = (config.get("model") or {}).get("max_epochs"), record.get("max_epochs")
+    if budget is not None and ran is not None and ran < budget:
+        return f"max_epochs {ran} < {budget}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -126,6 +141,7 @@ class Table:
     cells: dict[tuple[str, str], Cell]
     records: list[dict]  # every record found for the table's jobs, completed or failed
     expected_runs: int
+    rule: Rule = field(default_factory=Rule)  # the verdicts' margin and alpha
 
     def cell(self, row: str, column: str) -> Cell | None:
         return self.cells.get((row, column))
@@ -216,7 +232,8 @@ def _table3_place(job: dict) -> list[Slot]:
     slots = [Slot(row, "Additivity", "interpretability.additivity", _table3_paper(label, lam, "additivity")),
              Slot(row, dataset_column("housing"), "metrics.test.rmse", _table3_paper(label, lam, "housing_rmse"))]
     if job["model"] == "mixnam":
-        slots.append(Slot(row, "Tightness", "interpretability.tightness", _table3_paper(label, lam, "tightness")))
+        slots += [Slot(row, "Tightness", "interpretability.tightness", _table3_paper(label, lam, "tightness")),
+                  Slot(row, "Tightness (position)", "interpretability.tightness_position")]
     return slots
 
 
@@ -248,8 +265,11 @@ SPECS = {spec.name: spec for spec in (
                  lambda lam: _table3_paper("MixNAM", lam, "housing_rmse"),
                  "The paper prints Table 2's RMSEs in Table 3; λ = 0.01 has no printed value."),
     Spec("table3", "Table 3: additivity, bound tightness and RMSE on Housing", ("table3",), TABLE3_ROWS,
-         ("Additivity", "Tightness", dataset_column("housing")), _table3_place, {dataset_column("housing"): True},
-         note="Additivity and tightness trade off against accuracy; only RMSE is bolded."),
+         ("Additivity", "Tightness", "Tightness (position)", dataset_column("housing")), _table3_place,
+         {dataset_column("housing"): True},
+         note="Additivity and tightness trade off against accuracy; only RMSE is bolded. Tightness is Eq. 12 read "
+              "literally (per bin of x_i, the range of the routed outputs over the range of the bounds); "
+              "Tightness (position), the per-row position estimator, has no paper value."),
     performance("table6", "Table 6: MixNAM-D against the baselines", ("table6",),
                 ("mlp", "xgboost", "eb2m", "na2m", "ebm", "nam", "mixnam_d")),
     lambda_sweep("table7", "Table 7: MixNAM-E (C = 32, K = 16) on Housing over λ", "mixnam_e",
@@ -283,7 +303,8 @@ def experiment_jobs(experiment: str, profile: str, overrides: tuple[str, ...] = 
     return [{"experiment_name": master.experiment_name, **parse_job(job)} for job in jobs]
 
 
-def build(name: str, runs_dir: str | Path, profile: str = "paper", overrides: tuple[str, ...] = ()) -> Table:
+def build(name: str, runs_dir: str | Path, profile: str = "paper", overrides: tuple[str, ...] = (),
+          rule: Rule = Rule()) -> Table:
     spec = SPECS[name]
     store = Store(runs_dir)
     cells: dict[tuple[str, str], Cell] = {}
@@ -297,11 +318,11 @@ def build(name: str, runs_dir: str | Path, profile: str = "paper", overrides: tu
             if record is not None:
                 found[record["_path"]] = record
             for slot in slots:
-                cells.setdefault((slot.row, slot.column), Cell(slot.quantity, slot.paper)).add(record)
+                cells.setdefault((slot.row, slot.column), Cell(slot.quantity, slot.paper, rule=rule)).add(record)
     for column, lower in spec.lower_is_better.items():
         filled = [c for (_, col), c in cells.items() if col == column and c.mean is not None]
         if filled:
             best = (min if lower else max)(c.mean for c in filled)
             for c in filled:
                 c.best = c.mean == best
-    return Table(spec, profile, cells, list(found.values()), expected)
+    return Table(spec, profile, cells, list(found.values()), expected, rule)

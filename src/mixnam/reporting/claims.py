@@ -1,0 +1,137 @@
+"""The paper's claims as checks on our runs, each with an effect and its confidence interval.
+
+A claim is a conjunction of comparisons "`larger` exceeds `smaller`" between two cells of one table
+(or a cell and a fixed value), optionally on a record value other than the cell's own. Each
+comparison's effect is mean(larger) - mean(smaller) with a (1 - 2 alpha) Welch interval from our
+runs; it `holds` when the interval lies above 0, `fails` when it lies below, and is `inconclusive`
+otherwise. A claim holds when every comparison that has runs holds, fails when any fails, and is
+`not run` when none has runs. Comparisons on runs below the paper's budget say so: they check the
+direction at that budget, not the paper's numbers.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from scipy import stats
+
+from mixnam.reporting.paper import PaperValue, welch
+from mixnam.reporting.store import dig
+from mixnam.reporting.tables import DATASETS, LOWER_IS_BETTER, Cell, Table, dataset_column, lambda_label, metric_of
+
+HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "fails", "inconclusive", "not run"
+ADDITIVE = 0.999  # Eq. 11 gives a strictly additive model 1 to float precision (tests/test_additivity.py)
+
+
+@dataclass(frozen=True)
+class Side:
+    row: str
+    column: str
+    quantity: str | None = None  # a record value other than the cell's own, e.g. interpretability.additivity
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`larger` exceeds `smaller` (a cell, or a fixed value)."""
+
+    label: str
+    larger: Side
+    smaller: Side | float
+
+
+@dataclass(frozen=True)
+class Claim:
+    text: str
+    table: str
+    comparisons: tuple[Comparison, ...]
+
+
+@dataclass(frozen=True)
+class Effect:
+    comparison: Comparison
+    verdict: str
+    effect: float | None = None
+    ci: tuple[float, float] | None = None
+    runs: tuple[int, int] = (0, 0)
+    reduced: str = ""
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: Claim
+    verdict: str
+    effects: tuple[Effect, ...]
+
+
+def _beats(model: str, other: str, dataset: str) -> Comparison:
+    """`model` is better than `other` on the dataset's metric: the worse one's value is the larger if lower is better."""
+    column = dataset_column(dataset)
+    ours, theirs = Side(model, column), Side(other, column)
+    if LOWER_IS_BETTER[metric_of(dataset)]:
+        return Comparison(f"{other} − {model}, {column}", theirs, ours)
+    return Comparison(f"{model} − {other}, {column}", ours, theirs)
+
+
+HOUSING = dataset_column("housing")
+CLAIMS = (
+    Claim("MixNAM beats NAM on Housing", "table1", (_beats("MixNAM", "NAM", "housing"),)),
+    Claim("MixNAM beats NAM on every dataset it ran", "table1", tuple(_beats("MixNAM", "NAM", d) for d in DATASETS)),
+    Claim("MixNAM-D is additive (additivity = 1)", "table6",
+          tuple(Comparison(f"additivity − {ADDITIVE} ({DATASETS[d]})",
+                           Side("MixNAM-D", dataset_column(d), "interpretability.additivity"), ADDITIVE)
+                for d in DATASETS)),
+    Claim("tightness rises with λ", "table3",
+          tuple(Comparison(f"tightness at {lambda_label(v)} − at λ = 0", Side(f"MixNAM ({lambda_label(v)})", "Tightness"),
+                           Side("MixNAM (λ = 0)", "Tightness")) for v in (1, 10, 100))),
+    Claim("RMSE rises with λ above 1", "table2",
+          tuple(Comparison(f"RMSE at {lambda_label(v)} − at λ = 1", Side(lambda_label(v), HOUSING),
+                           Side(lambda_label(1), HOUSING)) for v in (10, 100))),
+    Claim("more experts help up to C = 8", "table8",
+          tuple(Comparison(f"RMSE at C = {c} − at C = 8 (K = {k})", Side(f"K = {k}", f"MixNAM C = {c}"),
+                           Side(f"K = {k}", "MixNAM C = 8")) for k, c in ((2, 2), (2, 4), (4, 4)))),
+)
+
+
+def _values(table: Table, side: Side) -> tuple[list[float], Cell | None]:
+    cell = table.cell(side.row, side.column)
+    if cell is None or side.quantity is None:
+        return (cell.values if cell else []), cell
+    found = [dig(r, side.quantity) for r in cell.records]
+    return [float(v) for v in found if isinstance(v, (int, float)) and math.isfinite(v)], cell
+
+
+def measure(table: Table, comparison: Comparison) -> Effect:
+    larger, larger_cell = _values(table, comparison.larger)
+    if isinstance(comparison.smaller, Side):
+        smaller, smaller_cell = _values(table, comparison.smaller)
+    else:
+        smaller, smaller_cell = [comparison.smaller], None
+    cells = [c for c in (larger_cell, smaller_cell) if c is not None]
+    reduced = next((c.reduced for c in cells if c.reduced), "")
+    runs = (len(larger), len(smaller) if smaller_cell else 0)
+    if not larger or not smaller:
+        return Effect(comparison, NOT_RUN, runs=runs)
+    effect = statistics.fmean(larger) - statistics.fmean(smaller)
+    if len(larger) < 2 or (smaller_cell is not None and len(smaller) < 2):
+        return Effect(comparison, INCONCLUSIVE, effect, runs=runs, reduced=reduced)
+    other = PaperValue(statistics.fmean(smaller), statistics.stdev(smaller) if len(smaller) > 1 else 0.0,
+                       len(smaller), 0.0, "")
+    se, dof = (float(x) for x in welch(statistics.stdev(larger), len(larger), other))
+    half = float(stats.t.ppf(1 - table.rule.alpha, dof)) * se
+    ci = (effect - half, effect + half)
+    verdict = HOLDS if ci[0] > 0 else FAILS if ci[1] < 0 else INCONCLUSIVE
+    return Effect(comparison, verdict, effect, ci, runs, reduced)
+
+
+def check(claim: Claim, table: Table) -> ClaimResult:
+    effects = tuple(measure(table, c) for c in claim.comparisons)
+    ran = [e.verdict for e in effects if e.verdict != NOT_RUN]
+    verdict = (NOT_RUN if not ran else FAILS if FAILS in ran else HOLDS if all(v == HOLDS for v in ran)
+               else INCONCLUSIVE)
+    return ClaimResult(claim, verdict, effects)
+
+
+def checks_of(table: Table) -> list[ClaimResult]:
+    """The claims that rest on this table, checked on its runs (at the table's alpha)."""
+    return [check(claim, table) for claim in CLAIMS if claim.table == table.spec.name]
