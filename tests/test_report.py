@@ -32,6 +32,8 @@ def write_record(runs, job, profile, value=None, error=None, budget=None):
               "status": "failed" if error else "completed", "finished_at": "2026-01-01T00:00:00+00:00",
               "max_epochs": 7, "epochs_run": 7, "best_epoch": 5, "fit_seconds": 1.0,
               "data": {"n_train": 100, "n_val": 10, "n_test": 20}}
+    if "fidelity" in job:
+        record["fidelity"] = job["fidelity"]
     if error:
         record["error"] = error
     else:
@@ -177,6 +179,17 @@ def test_the_paper_claims_are_checks_with_an_effect_and_its_interval(tmp_path):
     assert check(claims["MixNAM beats NAM on Housing"], build("table1", runs, "paper", overrides)).verdict == "fails"
     md = scorecard([table], "test")
     assert "| table1 | 2 reproduced |" in md and "**MixNAM beats NAM on Housing** (table1): **holds**" in md
+
+
+def test_a_table_reads_the_records_of_its_fidelity_only(tmp_path):
+    runs = tmp_path / "runs"
+    for fidelity, value in (("paper", 0.45), ("code", 0.50)):
+        for job in experiment_jobs("table2", "paper", (f"fidelity={fidelity}",)):
+            write_record(runs, job, "paper", value=value)
+    for fidelity, value in (("paper", 0.45), ("code", 0.50)):
+        table = build("table2", runs, "paper", (f"fidelity={fidelity}",))
+        assert table.cell("λ = 0", "Housing RMSE↓").values == [value] * 10
+    assert build("table2", runs, "paper").cell("λ = 0", "Housing RMSE↓").mean == 0.45, "the default is the paper"
 
 
 def test_smoke_records_make_a_table_labelled_smoke_and_paper_records_are_not_mixed_in(tmp_path):

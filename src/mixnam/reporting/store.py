@@ -6,7 +6,8 @@ seed=3`; its record is the one of the same experiment and profile whose fields (
 a result (`paths.*`, `force`, ...; see `records.NON_RESULT_KEYS`) are not compared. Matching on what the sweep
 names, not on the full config hash, keeps records valid after an unrelated config key is added.
 When several records answer a job (a rerun under another config), the newest completed one is used,
-else the newest failed one, whose error says why the cell is empty.
+else the newest failed one, whose error says why the cell is empty. A record answers only jobs of its
+`fidelity` (`paper` unless the job says `fidelity=code`; records made before the switch are `paper`).
 """
 from __future__ import annotations
 
@@ -63,8 +64,9 @@ class Store:
     def find(self, profile: str, job: dict[str, Any]) -> dict | None:
         """The record that answers `job` (parsed overrides naming `experiment_name`, `model`, `dataset`, ...)."""
         key = (job.get("experiment_name"), profile, job.get("dataset"), job.get("model"))
-        candidates = [r for r in self._index.get(key, [])
-                      if all(record_value(r, k) == v for k, v in job.items() if compared(k))]
+        fidelity = job.get("fidelity", "paper")
+        candidates = [r for r in self._index.get(key, []) if r.get("fidelity", "paper") == fidelity
+                      and all(record_value(r, k) == v for k, v in job.items() if compared(k) and k != "fidelity")]
         if not candidates:
             return None
         return max(candidates, key=lambda r: (r.get("status") == "completed", r.get("finished_at") or ""))
