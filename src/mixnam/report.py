@@ -20,7 +20,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from mixnam.reporting.render import latex, markdown, runs_summary, scorecard, scorecard_csv, to_csv
+from mixnam.reporting.render import (
+    latex,
+    markdown,
+    runs_summary,
+    scorecard,
+    scorecard_csv,
+    to_csv,
+)
 from mixnam.reporting.tables import SPECS, build
 from mixnam.reporting.verdicts import Rule
 from mixnam.sweeps import CONF_DIR

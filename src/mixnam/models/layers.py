@@ -107,7 +107,7 @@ class BatchedMLP(nn.Sequential):
             if len(set(widths)) > 1:
                 raise ConfigError(f"a norm layer shared by all encoder layers needs equal widths; got {list(widths)}")
             shared = norm(widths[0])
-            norm = lambda width: shared  # noqa: E731
+            norm = lambda width: shared
         super().__init__(*_hidden_layers(in_features, widths, partial(BatchedLinear, n_groups), norm, dropout))
 
 

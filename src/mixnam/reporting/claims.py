@@ -18,7 +18,15 @@ from scipy import stats
 
 from mixnam.reporting.paper import PaperValue, welch
 from mixnam.reporting.store import dig
-from mixnam.reporting.tables import DATASETS, LOWER_IS_BETTER, Cell, Table, dataset_column, lambda_label, metric_of
+from mixnam.reporting.tables import (
+    DATASETS,
+    LOWER_IS_BETTER,
+    Cell,
+    Table,
+    dataset_column,
+    lambda_label,
+    metric_of,
+)
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "fails", "inconclusive", "not run"
 ADDITIVE = 0.999  # Eq. 11 gives a strictly additive model 1 to float precision (tests/test_additivity.py)

@@ -10,7 +10,14 @@ from datetime import datetime, timezone
 
 from mixnam.reporting.claims import ClaimResult, checks_of
 from mixnam.reporting.tables import DATASETS, MODEL_LABELS, Cell, Table, protocol_runs
-from mixnam.reporting.verdicts import DIFFERS, INCONCLUSIVE, REDUCED, REPRODUCED, TOO_FEW, VERDICTS
+from mixnam.reporting.verdicts import (
+    DIFFERS,
+    INCONCLUSIVE,
+    REDUCED,
+    REPRODUCED,
+    TOO_FEW,
+    VERDICTS,
+)
 
 PROFILE_NOTES = {
     "smoke": "**profile: smoke** — a quick end-to-end check (a few epochs on a few thousand rows, at most 2 "
@@ -280,8 +287,8 @@ def scorecard(tables: list[Table], command: str) -> str:
     """The whole paper: every table's verdict counts and every claim's check."""
     total: Counter = Counter()
     out = ["# Scorecard: how much of the paper our runs reproduce", "",
-           f"> Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `{command}`; profile "
-           f"{tables[0].profile if tables else '?'}. Verdicts as in each table's legend.", "",
+           (f"> Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `{command}`; profile "
+            f"{tables[0].profile if tables else '?'}. Verdicts as in each table's legend."), "",
            "| table | cells with a paper value |", "|---|---|"]
     for table in tables:
         counts = verdict_counts(table)

@@ -33,6 +33,7 @@ DATASETS = {"housing": "Housing", "mimic2": "MIMIC-II", "mimic3": "MIMIC-III", "
             "credit": "Credit", "year": "Year"}
 LOWER_IS_BETTER = {"rmse": True, "mse": True, "auc": False}
 LAMBDAS = (0, 0.01, 0.1, 1, 10, 100)  # Table 2 and Table 7
+DEFAULT_RULE = Rule()
 
 
 @dataclass(frozen=True)
@@ -304,7 +305,7 @@ def experiment_jobs(experiment: str, profile: str, overrides: tuple[str, ...] = 
 
 
 def build(name: str, runs_dir: str | Path, profile: str = "paper", overrides: tuple[str, ...] = (),
-          rule: Rule = Rule()) -> Table:
+          rule: Rule = DEFAULT_RULE) -> Table:
     spec = SPECS[name]
     store = Store(runs_dir)
     cells: dict[tuple[str, str], Cell] = {}
