@@ -1,14 +1,15 @@
 """Rebuild one of the paper's tables from the run records, beside the paper's values.
 
     python -m mixnam.report table1|table2|table3|table6|table7|table8|table9|summary
-        [--runs results/runs] [--out results/tables] [profile=paper|smoke] [override ...]
+        [--runs results/runs] [--records results/records] [--out results/tables] [profile=paper|smoke] [override ...]
 
 writes `<out>/<table>.md`, `.tex` and `.csv`; `<out>` defaults to `results/tables/` for the paper's
 budget and `results/tables/<profile>/` for any other, so a smoke check never overwrites a result
 (`summary`: `<out>/runs_summary.csv`, one line per record, of one profile when `profile=` is given).
 It expands the table's experiment sweep(s) as `python run.py -m experiment=<table> <override ...>`
 would, so it knows every run the table needs: give it the sweep's overrides (`profile=smoke`,
-`dataset=housing`; launcher settings are ignored).
+`dataset=housing`; launcher settings are ignored). Records are read from the runs directory and from the
+records kept beside it (`results/records/`, in the repository), so a fresh clone regenerates the committed tables.
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m mixnam.report", description=__doc__.split("\n")[0])
     parser.add_argument("table", choices=[*sorted(SPECS), "summary"])
     parser.add_argument("--runs", type=Path, help="the records (default: the sweep's paths.runs_dir=, else results/runs)")
+    parser.add_argument("--records", type=Path,
+                        help="the records kept in the repository (default: `records/` beside the runs directory, "
+                             "i.e. results/records; 'none' to ignore them)")
     parser.add_argument("--out", type=Path, help="default: results/tables[/<profile> unless paper]")
     parser.add_argument("overrides", nargs="*", help="the sweep's overrides, e.g. profile=smoke dataset=housing")
     args = parser.parse_args(argv)
@@ -37,13 +41,14 @@ def main(argv: list[str] | None = None) -> Path:
     runs = args.runs or Path(next((o.split("=", 1)[1] for o in overrides if o.startswith("paths.runs_dir=")),
                                   ROOT / "results" / "runs"))
 
+    records = None if str(args.records) == "none" else args.records or runs.parent / "records"
     if args.out is None:
         args.out = ROOT / "results" / "tables" / ("" if profile == "paper" else profile)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table == "summary":
-        (args.out / "runs_summary.csv").write_text(runs_summary(runs, given))
+        (args.out / "runs_summary.csv").write_text(runs_summary(runs, *filter(None, [records]), profile=given))
         return args.out / "runs_summary.csv"
-    table = build(args.table, runs, profile, overrides)
+    table = build(args.table, runs, profile, overrides, records)
     command = " ".join(["python -m mixnam.report", *argv])
     for suffix, text in ((".md", markdown(table, command)), (".tex", latex(table, command)), (".csv", to_csv(table))):
         (args.out / f"{args.table}{suffix}").write_text(text)
