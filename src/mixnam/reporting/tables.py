@@ -305,9 +305,11 @@ def experiment_jobs(experiment: str, profile: str, overrides: tuple[str, ...] = 
 
 
 def build(name: str, runs_dir: str | Path, profile: str = "paper", overrides: tuple[str, ...] = (),
-          rule: Rule = DEFAULT_RULE) -> Table:
+          records_dir: str | Path | None = None, rule: Rule = DEFAULT_RULE) -> Table:
+    """The table from the records under `runs_dir` and, when given, the records kept in the repository;
+    `rule`: the verdicts' margin and alpha."""
     spec = SPECS[name]
-    store = Store(runs_dir)
+    store = Store(runs_dir, *([records_dir] if records_dir else []))
     cells: dict[tuple[str, str], Cell] = {}
     found: dict[str, dict] = {}
     expected = 0
