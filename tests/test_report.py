@@ -38,7 +38,8 @@ def write_record(runs, job, profile, value=None, error=None, budget=None):
         record["error"] = error
     else:
         record["metrics"] = {"val": {"rmse": value}, "test": {"rmse": value}}
-    name = f"split{job['split']}-seed{job['seed']}-{abs(hash(str(sorted(job.items())) + profile)) % 10**8}.json"
+    record["run_id"] = f"{abs(hash(str(sorted(job.items())) + profile)) % 10**8}"  # one per job, as real records
+    name = f"split{job['split']}-seed{job['seed']}-{record['run_id']}.json"
     write_json_atomic(runs / job["experiment_name"] / job["dataset"] / job["model"] / name, record)
 
 
