@@ -1,21 +1,28 @@
 """Rebuild one of the paper's tables from the run records, beside the paper's values.
 
     python -m mixnam.report table1|table2|table3|table6|table7|table8|table9|summary
-        [--runs results/runs] [--out results/tables] [profile=paper|smoke] [override ...]
+        [--runs results/runs] [--out results/tables] [--force] [profile=paper|smoke] [override ...]
 
 writes `<out>/<table>.md`, `.tex` and `.csv`; `<out>` defaults to `results/tables/` for the paper's
 budget and `results/tables/<profile>/` for any other, so a smoke check never overwrites a result
 (`summary`: `<out>/runs_summary.csv`, one line per record, of one profile when `profile=` is given).
 It expands the table's experiment sweep(s) as `python run.py -m experiment=<table> <override ...>`
 would, so it knows every run the table needs: give it the sweep's overrides (`profile=smoke`,
-`dataset=housing`; launcher settings are ignored).
+`dataset=housing`; launcher settings are ignored). Options and overrides go in any order.
+
+A report never destroys evidence: a runs directory that does not exist is an error (not an empty
+table), and a table is never replaced by one with fewer filled cells (a fresh clone has no runs,
+so its report would blank the committed tables) unless `--force` says so.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import os
 import sys
 from pathlib import Path
 
+from mixnam.cli import fail
 from mixnam.reporting.render import latex, markdown, runs_summary, to_csv
 from mixnam.reporting.tables import SPECS, build
 from mixnam.sweeps import CONF_DIR
@@ -29,28 +36,70 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("table", choices=[*sorted(SPECS), "summary"])
     parser.add_argument("--runs", type=Path, help="the records (default: the sweep's paths.runs_dir=, else results/runs)")
     parser.add_argument("--out", type=Path, help="default: results/tables[/<profile> unless paper]")
+    parser.add_argument("--force", action="store_true", help="replace a table even by one with fewer filled cells")
     parser.add_argument("overrides", nargs="*", help="the sweep's overrides, e.g. profile=smoke dataset=housing")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     given = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("profile=")), None)
     profile = given or "paper"
     overrides = tuple(o for o in args.overrides if not o.startswith(("profile=", "hydra")))
     runs = args.runs or Path(next((o.split("=", 1)[1] for o in overrides if o.startswith("paths.runs_dir=")),
                                   ROOT / "results" / "runs"))
+    check_runs(runs)
 
     if args.out is None:
         args.out = ROOT / "results" / "tables" / ("" if profile == "paper" else profile)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table == "summary":
-        (args.out / "runs_summary.csv").write_text(runs_summary(runs, given))
+        summary = runs_summary(runs, given)
+        check_not_fewer(args.out / "runs_summary.csv", summary.count("\n") - 1, args.force, "records listed")
+        write_atomically(args.out / "runs_summary.csv", summary)
         return args.out / "runs_summary.csv"
     table = build(args.table, runs, profile, overrides)
+    filled = sum(cell.n > 0 for cell in table.cells.values())
+    check_not_fewer(args.out / f"{args.table}.csv", filled, args.force)
     command = " ".join(["python -m mixnam.report", *argv])
     for suffix, text in ((".md", markdown(table, command)), (".tex", latex(table, command)), (".csv", to_csv(table))):
-        (args.out / f"{args.table}{suffix}").write_text(text)
-    filled = sum(cell.n > 0 for cell in table.cells.values())
+        write_atomically(args.out / f"{args.table}{suffix}", text)
     print(f"{args.out / args.table}.md|.tex|.csv: {filled}/{len(table.cells)} cells from {len(table.records)} "
           f"records (profile {profile})")
     return args.out / f"{args.table}.md"
+
+
+def check_runs(runs: Path) -> None:
+    """A report from a runs directory that is not there would be a table of empty cells: refuse."""
+    if not runs.is_dir():
+        fail(f"the runs directory {runs} does not exist{' (it is a file)' if runs.exists() else ''}, so there are no "
+             "records to report. Run the sweep first (make reproduce-<table>, or python run.py -m experiment=<table>), "
+             "or point --runs (or paths.runs_dir=) at the directory that holds the records.")
+
+
+def filled_cells(table_csv: Path) -> int:
+    """Filled cells of a table written before (rows with n > 0; a summary: its rows); 0 if none or unreadable."""
+    try:
+        with open(table_csv, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return 0
+    return sum(1 for row in rows if "n" not in row or (row["n"] or "0").isdigit() and int(row["n"] or 0) > 0)
+
+
+def check_not_fewer(table_csv: Path, filled: int, force: bool, what: str = "filled cells") -> None:
+    """Never replace a table by one holding fewer filled cells (or summary rows) unless `--force`."""
+    before = filled_cells(table_csv)
+    if filled < before and not force:
+        fail(f"{table_csv.with_suffix('')} holds {before} {what} and this report would have only {filled}: the "
+             "records behind it are not under the runs directory given. Nothing was written. Point --runs at the "
+             "records that made it, write elsewhere with --out DIR, or pass --force to replace it.")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A killed report never leaves half a table: write beside it, then rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
