@@ -149,13 +149,14 @@ def test_a_disk_that_fills_during_the_run_keeps_the_result_elsewhere_and_fails_l
         process = subprocess.Popen([*command, f"paths.runs_dir={runs}"], cwd=ROOT, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, env={**os.environ, "MIXNAM_RESCUE_DIR": str(rescue)})
         wait_for(lambda: any(runs.rglob("*.lock")), process)  # the checks passed; the work has started
-        with open(small / "filler", "wb") as filler:  # another job fills the disk meanwhile
-            try:
-                while True:
-                    filler.write(b"\0" * (1 << 20))
-                    filler.flush()
-            except OSError:
-                pass
+        filler = os.open(small / "filler", os.O_WRONLY | os.O_CREAT)  # another job fills the disk meanwhile
+        try:
+            while True:
+                os.write(filler, b"\0" * (1 << 20))
+        except OSError:
+            pass
+        finally:
+            os.close(filler)
         _, stderr = process.communicate(timeout=600)
         left = sorted(p.name for p in runs.rglob("*") if p.is_file())
     assert process.returncode != 0 and "Traceback" not in stderr, stderr[-3000:]
