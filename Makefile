@@ -36,7 +36,7 @@ clean:
 # make reproduce-table1 [PROFILE=smoke] [ARGS="dataset=housing hydra/launcher=local"]
 #   -> results/tables[/<profile>]/table1.md|.tex|.csv (finished runs are skipped; failed ones are recorded and listed)
 REPRODUCE := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table8
-.PHONY: $(REPRODUCE) hparam-search
+.PHONY: $(REPRODUCE) hparam-search keep-records
 $(REPRODUCE): reproduce-%:
 	PY=$(PY) scripts/reproduce_table.sh $* profile=$(PROFILE) $(ARGS)
 
@@ -57,3 +57,10 @@ hparam-search:
 FIGURES ?= 4 5
 figures:
 	$(PY) scripts/make_figures.py $(FIGURES) --run --override profile=$(PROFILE)
+
+# ---- Evidence kept in the repository --------------------------------------------------------------------
+# make keep-records [RUNS=results/runs] [PROFILE=paper]: copy the valid finished records (JSON only) of a profile
+# to results/records/<profile>/, where the reports and the skip-if-done logic find them on any clone.
+RUNS ?= results/runs
+keep-records:
+	$(PY) -m mixnam.reporting.keep --runs $(RUNS) --profile $(PROFILE)

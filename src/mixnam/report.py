@@ -1,18 +1,21 @@
 """Rebuild one of the paper's tables from the run records, beside the paper's values.
 
     python -m mixnam.report table1|table2|table3|table6|table7|table8|table9|summary
-        [--runs results/runs] [--out results/tables] [--force] [profile=paper|smoke] [override ...]
+        [--runs results/runs] [--records results/records] [--out results/tables] [--force]
+        [profile=paper|smoke] [override ...]
 
 writes `<out>/<table>.md`, `.tex` and `.csv`; `<out>` defaults to `results/tables/` for the paper's
 budget and `results/tables/<profile>/` for any other, so a smoke check never overwrites a result
 (`summary`: `<out>/runs_summary.csv`, one line per record, of one profile when `profile=` is given).
 It expands the table's experiment sweep(s) as `python run.py -m experiment=<table> <override ...>`
 would, so it knows every run the table needs: give it the sweep's overrides (`profile=smoke`,
-`dataset=housing`; launcher settings are ignored). Options and overrides go in any order.
+`dataset=housing`; launcher settings are ignored). Records are read from the runs directory and from the
+records kept beside it (`results/records/`, in the repository), so a fresh clone regenerates the committed tables.
+Options and overrides go in any order.
 
-A report never destroys evidence: a runs directory that does not exist is an error (not an empty
-table), and a table is never replaced by one with fewer filled cells (a fresh clone has no runs,
-so its report would blank the committed tables) unless `--force` says so.
+A report never destroys evidence: a runs directory given but absent, or no records at all (neither
+runs nor kept records), is an error, not an empty table; and a table is never replaced by one with
+fewer filled cells (a fresh clone without records would blank the committed tables) unless `--force`.
 """
 from __future__ import annotations
 
@@ -35,6 +38,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m mixnam.report", description=__doc__.split("\n")[0])
     parser.add_argument("table", choices=[*sorted(SPECS), "summary"])
     parser.add_argument("--runs", type=Path, help="the records (default: the sweep's paths.runs_dir=, else results/runs)")
+    parser.add_argument("--records", type=Path,
+                        help="the records kept in the repository (default: `records/` beside the runs directory, "
+                             "i.e. results/records; 'none' to ignore them)")
     parser.add_argument("--out", type=Path, help="default: results/tables[/<profile> unless paper]")
     parser.add_argument("--force", action="store_true", help="replace a table even by one with fewer filled cells")
     parser.add_argument("overrides", nargs="*", help="the sweep's overrides, e.g. profile=smoke dataset=housing")
@@ -44,17 +50,18 @@ def main(argv: list[str] | None = None) -> Path:
     overrides = tuple(o for o in args.overrides if not o.startswith(("profile=", "hydra")))
     runs = args.runs or Path(next((o.split("=", 1)[1] for o in overrides if o.startswith("paths.runs_dir=")),
                                   ROOT / "results" / "runs"))
-    check_runs(runs)
-
+    records = None if str(args.records) == "none" else args.records or runs.parent / "records"
+    check_sources(runs, records, given_runs=args.runs is not None or any(o.startswith("paths.runs_dir=")
+                                                                         for o in overrides))
     if args.out is None:
         args.out = ROOT / "results" / "tables" / ("" if profile == "paper" else profile)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table == "summary":
-        summary = runs_summary(runs, given)
+        summary = runs_summary(runs, *filter(None, [records]), profile=given)
         check_not_fewer(args.out / "runs_summary.csv", summary.count("\n") - 1, args.force, "records listed")
         write_atomically(args.out / "runs_summary.csv", summary)
         return args.out / "runs_summary.csv"
-    table = build(args.table, runs, profile, overrides)
+    table = build(args.table, runs, profile, overrides, records)
     filled = sum(cell.n > 0 for cell in table.cells.values())
     check_not_fewer(args.out / f"{args.table}.csv", filled, args.force)
     command = " ".join(["python -m mixnam.report", *argv])
@@ -65,12 +72,15 @@ def main(argv: list[str] | None = None) -> Path:
     return args.out / f"{args.table}.md"
 
 
-def check_runs(runs: Path) -> None:
-    """A report from a runs directory that is not there would be a table of empty cells: refuse."""
-    if not runs.is_dir():
-        fail(f"the runs directory {runs} does not exist{' (it is a file)' if runs.exists() else ''}, so there are no "
-             "records to report. Run the sweep first (make reproduce-<table>, or python run.py -m experiment=<table>), "
-             "or point --runs (or paths.runs_dir=) at the directory that holds the records.")
+def check_sources(runs: Path, records: Path | None, given_runs: bool) -> None:
+    """A report from directories that are not there would be a table of empty cells: refuse. The
+    default runs directory may be absent when kept records exist (a fresh clone); one given may not."""
+    if runs.is_dir() or (not given_runs and records is not None and records.is_dir()):
+        return
+    kept = f" and no kept records at {records}" if records is not None and not given_runs else ""
+    fail(f"the runs directory {runs} does not exist{' (it is a file)' if runs.exists() else ''}{kept}, so there are "
+         "no records to report. Run the sweep first (make reproduce-<table>, or python run.py -m "
+         "experiment=<table>), or point --runs (or paths.runs_dir=) at the directory that holds the records.")
 
 
 def filled_cells(table_csv: Path) -> int:

@@ -2,6 +2,8 @@
 
 A record's place is `<runs_dir>/<experiment>/<dataset>/<model>/<split>-<seed>-<run_id>.json` and its
 artifacts (checkpoints, plots, logs) live in the directory of the same name without `.json`.
+Finished paper-budget records are also kept in the repository, under `<records_dir>/<profile>/` with the
+same relative path (`results/records/`, see `mixnam.reporting.keep`): a run found there is done too.
 `run_id` hashes the resolved config minus what does not change the result (paths, logging, flags),
 so the same experiment is recognised across restarts and machines, and any changed
 hyper-parameter gives a new record instead of overwriting an old one.
@@ -51,9 +53,22 @@ def run_id(cfg: DictConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def record_path(cfg: DictConfig) -> Path:
+def relative_record_path(cfg: DictConfig) -> Path:
+    """Where a run's record sits below a runs directory (and below a profile of the kept records)."""
     name = f"split{cfg.split}-seed{cfg.seed}-{run_id(cfg)}.json"
-    return Path(cfg.paths.runs_dir) / cfg.experiment_name / cfg.dataset.name / cfg.model.name / name
+    return Path(cfg.experiment_name) / cfg.dataset.name / cfg.model.name / name
+
+
+def record_path(cfg: DictConfig) -> Path:
+    return Path(cfg.paths.runs_dir) / relative_record_path(cfg)
+
+
+def kept_record_path(cfg: DictConfig) -> Path | None:
+    """The run's place among the records kept in the repository (`paths.records_dir`), if configured."""
+    records_dir = OmegaConf.select(cfg, "paths.records_dir", default=None)
+    if not records_dir:
+        return None  # normpath: `<runs>/../records` must not need the runs directory to exist
+    return Path(os.path.normpath(records_dir)) / str(cfg.profile) / relative_record_path(cfg)
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
@@ -87,27 +102,40 @@ def is_completed(path: Path) -> bool:
 
 
 def find_completed(cfg: DictConfig) -> Path | None:
-    """The completed record of this run: at its own path, or a sibling (same split and seed) whose
-    config is the same run but was hashed before a null-default key existed."""
-    path = record_path(cfg)
-    if is_completed(path):
-        return path
+    """The completed record of this run, in the runs directory or among the records kept in the
+    repository: at its own path, or a sibling (same split and seed) whose config is the same run but
+    was hashed before a null-default key existed."""
     wanted = json.loads(json.dumps(comparable(result_config(cfg)), default=str))
-    for sibling in sorted(path.parent.glob(f"split{cfg.split}-seed{cfg.seed}-*.json")):
-        record = read_record(sibling)
-        if record and record.get("status") == "completed" and comparable(record.get("config")) == wanted:
-            return sibling
+    for path in filter(None, (record_path(cfg), kept_record_path(cfg))):
+        if is_completed(path):
+            return path
+        for sibling in sorted(path.parent.glob(f"split{cfg.split}-seed{cfg.seed}-*.json")):
+            record = read_record(sibling)
+            if record and record.get("status") == "completed" and comparable(record.get("config")) == wanted:
+                return sibling
     return None
 
 
-def iter_records(runs_dir: str | Path):
-    """Every readable record under `runs_dir` (temporary and damaged files are skipped)."""
-    for path in sorted(Path(runs_dir).rglob("*.json")):
-        if path.name.startswith("."):
-            continue
-        record = read_record(path)
-        if record is not None and "status" in record:
-            yield path, record
+def iter_records(*dirs: str | Path):
+    """Every readable record under the given directories (temporary and damaged files are skipped).
+
+    A run present in several (a raw run and its copy kept in the repository) is yielded once: its
+    completed copy, the newest one first."""
+    found: dict[tuple, tuple[Path, dict]] = {}
+    for directory in dirs:
+        for path in sorted(Path(directory).rglob("*.json")):
+            record = read_record(path) if not path.name.startswith(".") else None
+            if record is None or "status" not in record:
+                continue
+            identity = tuple(record.get(k) for k in ("experiment", "profile", "dataset", "model", "split", "seed",
+                                                      "run_id"))
+            if identity not in found or _rank(record) > _rank(found[identity][1]):
+                found[identity] = (path, record)
+    yield from sorted(found.values(), key=lambda item: str(item[0]))
+
+
+def _rank(record: dict) -> tuple[bool, str]:
+    return record.get("status") == "completed", record.get("finished_at") or ""
 
 
 def git_commit(root: str | Path) -> str:

@@ -220,7 +220,7 @@ def to_csv(table: Table) -> str:
 SUMMARY_KEYS = ("model.variation_penalty", "model.n_experts", "model.top_k", "data.max_rows")
 
 
-def runs_summary(runs_dir, profile: str | None = None) -> str:
+def runs_summary(*dirs, profile: str | None = None) -> str:
     """One CSV line per record (no checkpoints): what ran, under which budget, with which result or error."""
     from mixnam.reporting.records import iter_records
     from mixnam.reporting.store import MISSING, dig
@@ -229,7 +229,7 @@ def runs_summary(runs_dir, profile: str | None = None) -> str:
     writer = csv.writer(buffer)
     writer.writerow(["experiment", "profile", "dataset", "model", "split", "seed", "status", "metric", "val", "test",
                      *SUMMARY_KEYS, "max_epochs", "epochs_run", "best_epoch", "fit_seconds", "git_commit", "error"])
-    for _, r in iter_records(runs_dir):
+    for _, r in iter_records(*dirs):
         if profile is not None and r.get("profile") != profile:
             continue
         metric = r.get("metric", "")

@@ -51,12 +51,12 @@ def record_value(record: dict, key: str) -> Any:
 
 
 class Store:
-    """All records under `runs_dir`, indexed by (experiment, profile, dataset, model)."""
+    """All records under the given directories (the raw runs, the kept records), indexed by
+    (experiment, profile, dataset, model)."""
 
-    def __init__(self, runs_dir: str | Path):
-        self.runs_dir = Path(runs_dir)
+    def __init__(self, *dirs: str | Path):
         self._index: dict[tuple, list[dict]] = defaultdict(list)
-        for path, record in iter_records(self.runs_dir):
+        for path, record in iter_records(*dirs):
             record["_path"] = str(path)
             self._index[tuple(record.get(k) for k in ("experiment", "profile", "dataset", "model"))].append(record)
 

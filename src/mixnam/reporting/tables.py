@@ -283,9 +283,11 @@ def experiment_jobs(experiment: str, profile: str, overrides: tuple[str, ...] = 
     return [{"experiment_name": master.experiment_name, **parse_job(job)} for job in jobs]
 
 
-def build(name: str, runs_dir: str | Path, profile: str = "paper", overrides: tuple[str, ...] = ()) -> Table:
+def build(name: str, runs_dir: str | Path, profile: str = "paper", overrides: tuple[str, ...] = (),
+          records_dir: str | Path | None = None) -> Table:
+    """The table from the records under `runs_dir` and, when given, the records kept in the repository."""
     spec = SPECS[name]
-    store = Store(runs_dir)
+    store = Store(runs_dir, *([records_dir] if records_dir else []))
     cells: dict[tuple[str, str], Cell] = {}
     found: dict[str, dict] = {}
     expected = 0
