@@ -37,7 +37,7 @@ def run_py(tmp_path, *overrides, mirror=None, env=None, runs_dir=None):
     command = run_py_command(tmp_path, *overrides, mirror=mirror)
     if runs_dir is not None:
         command = [c for c in command if not c.startswith("paths.runs_dir=")] + [f"paths.runs_dir={runs_dir}"]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
+    return subprocess.run(command, check=False, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, **(env or {})})
 
 
@@ -147,7 +147,8 @@ def test_a_disk_that_fills_during_the_run_keeps_the_result_elsewhere_and_fails_l
         runs = small / "runs"
         command = [c for c in run_py_command(tmp_path, *QUICK_LINEAR, mirror=mirror) if "runs_dir" not in c]
         process = subprocess.Popen([*command, f"paths.runs_dir={runs}"], cwd=ROOT, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, env={**os.environ, "MIXNAM_RESCUE_DIR": str(rescue)})
+                                   stderr=subprocess.PIPE, text=True,
+                                   env={**os.environ, "MIXNAM_RESCUE_DIR": str(rescue)})
         wait_for(lambda: any(runs.rglob("*.lock")), process)  # the checks passed; the work has started
         filler = os.open(small / "filler", os.O_WRONLY | os.O_CREAT)  # another job fills the disk meanwhile
         try:
@@ -254,8 +255,8 @@ def test_a_report_on_a_clean_checkout_never_blanks_the_committed_tables(tmp_path
     assert "table1.csv" in before
 
     def report(*args):
-        return subprocess.run([sys.executable, "-m", "mixnam.report", *args], cwd=clone, capture_output=True,
-                              text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(clone / "src")})
+        return subprocess.run([sys.executable, "-m", "mixnam.report", *args], check=False, cwd=clone,
+                              capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(clone / "src")})
 
     one_paragraph(report("table1", "profile=reduced", "dataset=housing"), "does not exist", "--runs")
     (tmp_path / "empty").mkdir()
@@ -336,8 +337,8 @@ def _fake_slurm(tmp_path, monkeypatch, sinfo_lines: str) -> None:
 
 
 @pytest.mark.parametrize("overrides,fragments", [
-    ((), ["gpus_per_node=1 but partition cpu offers at most 0 GPUs", "cpus_per_task=8 but partition cpu offers "
-          "at most 4 CPUs", "timeout_min=240 but partition cpu offers at most 120 minutes", "hydra/launcher=local"]),
+    ((), ["gpus_per_node=1 but partition cpu offers at most 0 GPUs",
+          "cpus_per_task=8 but partition cpu offers at most 4", "timeout_min=240 but partition cpu offers at most 120 minutes", "hydra/launcher=local"]),
     (("hydra.launcher.partition=gpu",), ["hydra.launcher.partition=gpu is not a partition", "(sinfo lists: cpu)"]),
     (("hydra.launcher.timeout_min=0",), ["hydra.launcher.timeout_min=0 must be an integer >= 1"]),
 ])
@@ -358,8 +359,8 @@ def test_slurm_resources_that_fit_pass(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------ 8. bare run.py
 def test_a_bare_run_py_is_the_main_job_mixnam_on_housing_with_the_papers_settings():
-    shown = subprocess.run([sys.executable, str(ROOT / "run.py"), "--cfg", "job", "--resolve"], cwd=ROOT, capture_output=True,
-                           text=True, timeout=300)
+    shown = subprocess.run([sys.executable, str(ROOT / "run.py"), "--cfg", "job", "--resolve"], check=False, cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stderr[-2000:]
     import yaml
 

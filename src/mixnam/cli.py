@@ -112,7 +112,7 @@ def report_failure(error: BaseException) -> None:
     if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(error, OutputError):
         recorded = "not started" if isinstance(error, RunInProgress) else "recorded as failed"
         log.error("run %s; the sweep continues: %s: %s", recorded, type(error).__name__, error)
-        return None
+        return
     if explained and not debug_mode():
         fail(str(error))
     raise error

@@ -43,8 +43,8 @@ def check_runs_dir(runs_dir: str | Path, key: str = "paths.runs_dir") -> Path:
     free = shutil.disk_usage(path).free
     if free < MIN_FREE_BYTES:
         raise OutputError(f"{key}={path} has only {free >> 20} MiB free; a run needs at least "
-                          f"{MIN_FREE_BYTES >> 20} MiB for its record and checkpoints. Free some space, or {fix[0].lower()}"
-                          f"{fix[1:]} on another disk.")
+                          f"{MIN_FREE_BYTES >> 20} MiB for its record and checkpoints. Free some space, or choose "
+                          f"a writable directory on another disk with {key}=/some/writable/dir.")
     return path
 
 

@@ -8,8 +8,10 @@ Launcher keys are checked before submission by `mixnam.launchers`.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -32,7 +34,7 @@ def _is_int(value) -> bool:
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # NaN fails
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def whole(key: str, minimum: int, meaning: str, nullable: bool = False, maximum: int | None = None) -> Rule:

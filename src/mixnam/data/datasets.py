@@ -242,8 +242,9 @@ def read(spec: DatasetSpec, data_dir: str | Path, mirror: str | None, verify_row
         raise DataError(f"{str(error).rstrip('.')}. {how_to_obtain(spec, data_dir)}") from None
     except (ValueError, UnicodeDecodeError, OSError, EOFError) as error:  # pandas' ParserError is a ValueError
         files = ", ".join(map(str, paths.values()))
+        first_line = str(error).splitlines()[0] if str(error) else ""
         raise DataError(f"{files} could not be read as the {spec.name} data table ({type(error).__name__}: "
-                        f"{str(error).splitlines()[0] if str(error) else ''}). {how_to_obtain(spec, data_dir)}") from None
+                        f"{first_line}). {how_to_obtain(spec, data_dir)}") from None
     return X, y
 
 

@@ -17,6 +17,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Self
 
 from mixnam.errors import RunInProgress
 
@@ -114,7 +115,7 @@ class RunLock:
         if (_owner(self.path) or {}).get("pid") == os.getpid():
             self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -104,8 +104,8 @@ class NeuralTrainingModule(L.LightningModule):
         loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
         if not torch.isfinite(loss):
             raise FloatingPointError(
-                f"training loss became {loss.item()} at epoch {self.current_epoch + 1} (batch {batch_idx + 1}); the model "
-                "diverged: lower model.lr or check the inputs for NaN/inf")
+                f"training loss became {loss.item()} at epoch {self.current_epoch + 1} (batch {batch_idx + 1}); the "
+                "model diverged: lower model.lr or check the inputs for NaN/inf")
         self.log("loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
