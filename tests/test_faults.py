@@ -106,6 +106,7 @@ def test_bad_values_are_all_named_in_one_message_before_any_data_is_loaded(tmp_p
     (("model=linear", "dataset=income", "split=7"), "split=7 is not a fold"),
     (("model=linear", "trainer.precision=bf17"), "trainer.precision='bf17' is not allowed"),
     (("model=mixnam", "seed=-1"), "seed=-1 is not allowed"),
+    (("model=linear", "data.mirror=/no/such/mirror"), "data.mirror='/no/such/mirror' is not allowed"),
 ])
 def test_each_kind_of_bad_value_and_relation_is_caught(overrides, fragment):
     with pytest.raises(ConfigError, match=None) as caught:

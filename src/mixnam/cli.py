@@ -110,8 +110,8 @@ def report_failure(error: BaseException) -> None:
         sys.exit(error.exit_code)
     explained = isinstance(error, (MixnamError, FloatingPointError))
     if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(error, OutputError):
-        recorded = "not started" if isinstance(error, RunInProgress) else "recorded as failed"
-        log.error("run %s; the sweep continues: %s: %s", recorded, type(error).__name__, error)
+        outcome = "not started (another process owns it)" if isinstance(error, RunInProgress) else "failed"
+        log.error("run %s; the sweep continues: %s: %s", outcome, type(error).__name__, error)
         return
     if explained and not debug_mode():
         fail(str(error))

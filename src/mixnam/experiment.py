@@ -94,6 +94,10 @@ def run(cfg: DictConfig) -> dict:
     Before any work: every config value is checked, the runs directory proven usable, and the run
     locked against a second process on it (which then reports it as in progress elsewhere)."""
     validate(cfg)
+    finished = None if cfg.force or cfg.explain else find_completed(cfg)
+    if finished:  # a finished run needs no runs directory (kept records on a fresh clone) nor a lock
+        log.info("skipping %s: a completed record exists (force=true reruns it)", finished)
+        return read_record(finished)
     check_runs_dir(cfg.paths.runs_dir)
     with RunLock(record_path(cfg)):
         return _owned_run(cfg)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -103,6 +104,10 @@ RULES: tuple[Rule, ...] = (
     # data
     whole("data.max_rows", 100, "the rows kept for a quick run (train, val and test need rows each)", nullable=True),
     flag("data.verify_rows", "reject raw files whose row count is not canonical"),
+    Rule("data.mirror", "null, an http(s):// or file:// URL prefix, or an existing directory",
+         lambda v: v is None or (isinstance(v, str) and (v.startswith(("http://", "https://", "file://"))
+                                                         or Path(v).is_dir())),
+         "where raw files are copied from, laid out <dataset>/<file>; also set by MIXNAM_DATA_MIRROR"),
     whole("node.max_trees", 1, "the cap on the NODE family's trees per layer", nullable=True),
     # trainer
     whole("trainer.max_epochs", 1, "the epoch budget", nullable=True),
