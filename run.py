@@ -8,6 +8,8 @@ import hydra
 from omegaconf import DictConfig
 
 from mixnam.cli import check_overrides, report_failure
+from mixnam.errors import Interrupted
+from mixnam.launchers import check_launcher
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -16,11 +18,12 @@ def main(cfg: DictConfig) -> float | None:
 
     try:
         record = run(cfg)
-    except Exception as error:  # noqa: BLE001 - the failed record is written; decide how loudly to stop
+    except (Exception, Interrupted) as error:  # noqa: BLE001 - its record is written; decide how loudly to stop
         return report_failure(error)
     return record["metrics"]["val"][record["metric"]] if "metrics" in record else None
 
 
 if __name__ == "__main__":
     check_overrides(sys.argv[1:])
+    check_launcher(sys.argv[1:])
     main()

@@ -1,6 +1,6 @@
 """The package is layered: every module imports only from its own layer or the ones below it.
 
-Layers, bottom first: the contracts (`errors`, `contracts`), then data / evaluation / sweep expansion,
+Layers, bottom first: the contracts (`errors`, `contracts`, `interrupts`), then data / evaluation / sweep expansion,
 models, training, explanations, reporting, and the entry points on top. Lazy imports inside functions
 count too: a lower layer that reaches up at run time is as tangled as one that does it at import.
 """
@@ -11,13 +11,13 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mixnam"
 LAYERS = [
-    {"errors", "contracts"},
+    {"errors", "contracts", "interrupts"},
     {"data", "evaluation", "sweeps"},
     {"models"},
     {"training"},
     {"explain"},
     {"reporting"},
-    {"experiment", "cli", "report", "estimators", "__init__"},
+    {"experiment", "cli", "report", "estimators", "validation", "outputs", "launchers", "__init__"},
 ]
 LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 

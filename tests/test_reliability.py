@@ -127,7 +127,7 @@ def test_a_diverging_run_is_recorded_failed_with_its_epoch_and_the_sweep_goes_on
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     by_lr = {json.loads(c)["config"]["model"]["lr"]: json.loads(c) for c in record_files(tmp_path).values()}
-    assert by_lr[1e30]["status"] == "failed" and "loss became nan at epoch 0" in by_lr[1e30]["error"]
+    assert by_lr[1e30]["status"] == "failed" and "loss became nan at epoch 1" in by_lr[1e30]["error"]
     assert by_lr[1e-3]["status"] == "completed"
 
 

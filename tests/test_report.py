@@ -218,5 +218,5 @@ def test_the_records_summary_has_one_line_per_record_of_the_profile(table2):
     lines = list(csv.DictReader(open(out / "runs_summary.csv")))
     assert len(lines) == 30 and {line["status"] for line in lines} == {"completed", "failed"}
     assert {line["model.variation_penalty"] for line in lines} == {"0", "0.1", "1"}
-    report.main(["summary", "profile=smoke", "--runs", str(runs), "--out", str(out)])
+    report.main(["summary", "profile=smoke", "--runs", str(runs), "--out", str(out), "--force"])
     assert len(list(csv.DictReader(open(out / "runs_summary.csv")))) == 0

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from mixnam.errors import MixnamError
+from mixnam.errors import Interrupted, MixnamError, OutputError, RunInProgress
 from mixnam.sweeps import CONF_DIR
 
 SWEEP_SYNTAX = ("range(", "choice(", "interval(", "tag(", "glob(", "int(", "float(", "${")
@@ -97,15 +97,22 @@ def _check_keys(value_overrides, group_overrides, conf_dir: Path) -> None:
                  f"(it is {current!r} now).")
 
 
-def report_failure(error: Exception) -> None:
-    """After a failed run (its `failed` record is written): continue a sweep, stop a single run."""
+def report_failure(error: BaseException) -> None:
+    """After a failed run (its record is written): continue a sweep, stop a single run.
+
+    A signal stops everything with 128 + its number, and a record that could not be written stops a
+    sweep too (the next jobs would lose theirs), so the scheduler sees both as failures."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    if isinstance(error, Interrupted):
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
     explained = isinstance(error, (MixnamError, FloatingPointError))
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
-        log.error("run failed (recorded as failed; the sweep continues): %s: %s", type(error).__name__, error)
-        return None
+    if HydraConfig.get().mode == RunMode.MULTIRUN and not isinstance(error, OutputError):
+        outcome = "not started (another process owns it)" if isinstance(error, RunInProgress) else "failed"
+        log.error("run %s; the sweep continues: %s: %s", outcome, type(error).__name__, error)
+        return
     if explained and not debug_mode():
         fail(str(error))
     raise error

@@ -11,3 +11,36 @@ class DataError(MixnamError):
 
 class ConfigError(MixnamError, ValueError):
     """Config values that are each well-typed but do not make a valid experiment together (K > C)."""
+
+
+class OutputError(MixnamError):
+    """The runs directory cannot take a record (missing, a file, read-only, full), or a write failed."""
+
+
+class RunInProgress(MixnamError):
+    """Another live process owns this run (its lock names the host and pid); this one must not start."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGINT during a run. A BaseException, like KeyboardInterrupt, so no `except Exception`
+    swallows it; the training layer adds the epoch reached and the checkpoint it wrote on the way out."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.epoch: int | None = None  # 1-based: the epoch that was running
+        self.max_epochs: int | None = None
+        self.checkpoint: str | None = None
+        super().__init__(self.signal_name)
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for death by a signal: 128 + its number (SIGTERM 143, SIGINT 130)."""
+        return 128 + self.signum
+
+    def __str__(self) -> str:
+        where = f" during epoch {self.epoch} of {self.max_epochs}" if self.epoch else " before training started"
+        saved = f"; last checkpoint {self.checkpoint}" if self.checkpoint else ""
+        return f"interrupted by {self.signal_name}{where}{saved}; rerun the same command with resume=true to continue"

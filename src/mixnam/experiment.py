@@ -14,17 +14,21 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from mixnam.errors import MixnamError
+from mixnam.errors import Interrupted, MixnamError
 from mixnam.explain import explain_run, interpretability
+from mixnam.interrupts import signals_held, signals_interrupt_the_run
+from mixnam.outputs import check_runs_dir, write_record_or_rescue
+from mixnam.reporting.ownership import RunLock
 from mixnam.reporting.records import (
     environment,
     find_completed,
+    is_completed,
     read_record,
     record_path,
     result_config,
     run_id,
-    write_json_atomic,
 )
+from mixnam.validation import validate
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,7 @@ def explain_finished(cfg: DictConfig, record: dict, path: Path) -> dict:
     data, estimator = _data_and_estimator(cfg)
     estimator.load_weights(weights)
     record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
-    write_json_atomic(path, record)
+    write_record_or_rescue(path, record)
     log.info("explained the finished run %s from %s", path, weights)
     return record
 
@@ -87,7 +91,21 @@ def _kept_if_it_fails(what: str, fn, *args) -> dict:
 
 
 def run(cfg: DictConfig) -> dict:
-    """Run (or skip) one experiment and return its record."""
+    """Run (or skip) one experiment and return its record.
+
+    Before any work: every config value is checked, the runs directory proven usable, and the run
+    locked against a second process on it (which then reports it as in progress elsewhere)."""
+    validate(cfg)
+    finished = None if cfg.force or cfg.explain else find_completed(cfg)
+    if finished:  # a finished run needs no runs directory (kept records on a fresh clone) nor a lock
+        log.info("skipping %s: a completed record exists (force=true reruns it)", finished)
+        return read_record(finished)
+    check_runs_dir(cfg.paths.runs_dir)
+    with RunLock(record_path(cfg)):
+        return _owned_run(cfg)
+
+
+def _owned_run(cfg: DictConfig) -> dict:
     finished = None if cfg.force else find_completed(cfg)
     path = finished or record_path(cfg)
     with open_dict(cfg):
@@ -98,26 +116,45 @@ def run(cfg: DictConfig) -> dict:
         return explain_finished(cfg, record, path) if cfg.explain and "explain" not in record else record
     record = _base_record(cfg)
     try:
-        check_device(cfg)
-        data, estimator = _data_and_estimator(cfg)
-        record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
-        started = time.perf_counter()
-        summary = estimator.fit(data.train, data.val)
-        record["fit_seconds"] = round(time.perf_counter() - started, 3)
-        record["metrics"] = {name: data.problem.score(part.y, estimator.predict(part.X))
-                             for name, part in (("val", data.val), ("test", data.test))}
-        record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
-                      **summary.extra)
-        # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
-        record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data)
-        if cfg.explain:
-            record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
+        with signals_interrupt_the_run():
+            _fit_and_evaluate(cfg, record)
         record["status"] = "completed"
+    except Interrupted as interruption:
+        record.update(status="interrupted", error=str(interruption), signal=interruption.signal_name,
+                      epoch=interruption.epoch, checkpoint=interruption.checkpoint)
+        raise
     except BaseException as error:
         record.update(status="failed", error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
         raise
     finally:
         record["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        write_json_atomic(path, record)
-        log.info("%s record: %s", record["status"], path)
+        with signals_held():
+            _keep_record(path, record)
     return record
+
+
+def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
+    check_device(cfg)
+    data, estimator = _data_and_estimator(cfg)
+    record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
+    started = time.perf_counter()
+    summary = estimator.fit(data.train, data.val)
+    record["fit_seconds"] = round(time.perf_counter() - started, 3)
+    record["metrics"] = {name: data.problem.score(part.y, estimator.predict(part.X))
+                         for name, part in (("val", data.val), ("test", data.test))}
+    record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
+                  **summary.extra)
+    # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
+    record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data)
+    if cfg.explain:
+        record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
+
+
+def _keep_record(path: Path, record: dict) -> None:
+    """A run that did not complete never replaces a completed record (force=true that failed): its
+    record goes beside it as `<name>.<status>.json`, which no skip or table takes for finished."""
+    if record["status"] != "completed" and is_completed(path):
+        path = path.with_name(f"{path.stem}.{record['status']}.json")
+        log.warning("this attempt %s; the completed record is kept, this one is %s", record["status"], path)
+    write_record_or_rescue(path, record)
+    log.info("%s record: %s", record["status"], path)

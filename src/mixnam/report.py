@@ -1,7 +1,7 @@
 """Rebuild one of the paper's tables from the run records, beside the paper's values.
 
     python -m mixnam.report table1|table2|table3|table6|table7|table8|table9|scorecard|summary
-        [--runs results/runs] [--records results/records] [--out results/tables]
+        [--runs results/runs] [--records results/records] [--out results/tables] [--force]
         [--alpha 0.05] [--margin-std 2] [--margin-floor 0.005] [profile=paper|smoke] [override ...]
 
 writes `<out>/<table>.md`, `.tex` and `.csv`; `<out>` defaults to `results/tables/` for the paper's
@@ -14,13 +14,21 @@ It expands the table's experiment sweep(s) as `python run.py -m experiment=<tabl
 would, so it knows every run the table needs: give it the sweep's overrides (`profile=smoke`,
 `dataset=housing`; launcher settings are ignored). Records are read from the runs directory and from the
 records kept beside it (`results/records/`, in the repository), so a fresh clone regenerates the committed tables.
+Options and overrides go in any order.
+
+A report never destroys evidence: a runs directory given but absent, or no records at all (neither
+runs nor kept records), is an error, not an empty table; and a table is never replaced by one with
+fewer filled cells (a fresh clone without records would blank the committed tables) unless `--force`.
 """
 from __future__ import annotations
 
 import argparse
+import csv
+import os
 import sys
 from pathlib import Path
 
+from mixnam.cli import fail
 from mixnam.reporting.render import (
     latex,
     markdown,
@@ -49,8 +57,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--margin-std", type=float, default=Rule.std_multiple, help="margin: this x the paper's std")
     parser.add_argument("--margin-floor", type=float, default=Rule.relative_floor,
                         help="margin: at least this share of the paper's value")
+    parser.add_argument("--force", action="store_true", help="replace a table even by one with fewer filled cells")
     parser.add_argument("overrides", nargs="*", help="the sweep's overrides, e.g. profile=smoke dataset=housing")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     try:
         rule = Rule(args.alpha, args.margin_std, args.margin_floor)
     except ValueError as error:
@@ -60,27 +69,71 @@ def main(argv: list[str] | None = None) -> Path:
     overrides = tuple(o for o in args.overrides if not o.startswith(("profile=", "hydra")))
     runs = args.runs or Path(next((o.split("=", 1)[1] for o in overrides if o.startswith("paths.runs_dir=")),
                                   ROOT / "results" / "runs"))
-
     records = None if str(args.records) == "none" else args.records or runs.parent / "records"
+    check_sources(runs, records, given_runs=args.runs is not None or any(o.startswith("paths.runs_dir=")
+                                                                         for o in overrides))
     if args.out is None:
         args.out = ROOT / "results" / "tables" / ("" if profile == "paper" else profile)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table == "summary":
-        (args.out / "runs_summary.csv").write_text(runs_summary(runs, *filter(None, [records]), profile=given))
+        summary = runs_summary(runs, *filter(None, [records]), profile=given)
+        check_not_fewer(args.out / "runs_summary.csv", summary.count("\n") - 1, args.force, "records listed")
+        write_atomically(args.out / "runs_summary.csv", summary)
         return args.out / "runs_summary.csv"
     command = " ".join(["python -m mixnam.report", *argv])
     if args.table == "scorecard":
         tables = [build(name, runs, profile, overrides, records, rule) for name in sorted(SPECS)]
-        (args.out / "scorecard.md").write_text(scorecard(tables, command))
-        (args.out / "scorecard.csv").write_text(scorecard_csv(tables))
+        write_atomically(args.out / "scorecard.md", scorecard(tables, command))
+        write_atomically(args.out / "scorecard.csv", scorecard_csv(tables))
         return args.out / "scorecard.md"
     table = build(args.table, runs, profile, overrides, records, rule)
-    for suffix, text in ((".md", markdown(table, command)), (".tex", latex(table, command)), (".csv", to_csv(table))):
-        (args.out / f"{args.table}{suffix}").write_text(text)
     filled = sum(cell.n > 0 for cell in table.cells.values())
+    check_not_fewer(args.out / f"{args.table}.csv", filled, args.force)
+    for suffix, text in ((".md", markdown(table, command)), (".tex", latex(table, command)), (".csv", to_csv(table))):
+        write_atomically(args.out / f"{args.table}{suffix}", text)
     print(f"{args.out / args.table}.md|.tex|.csv: {filled}/{len(table.cells)} cells from {len(table.records)} "
           f"records (profile {profile})")
     return args.out / f"{args.table}.md"
+
+
+def check_sources(runs: Path, records: Path | None, given_runs: bool) -> None:
+    """A report from directories that are not there would be a table of empty cells: refuse. The
+    default runs directory may be absent when kept records exist (a fresh clone); one given may not."""
+    if runs.is_dir() or (not given_runs and records is not None and records.is_dir()):
+        return
+    kept = f" and no kept records at {records}" if records is not None and not given_runs else ""
+    fail(f"the runs directory {runs} does not exist{' (it is a file)' if runs.exists() else ''}{kept}, so there are "
+         "no records to report. Run the sweep first (make reproduce-<table>, or python run.py -m "
+         "experiment=<table>), or point --runs (or paths.runs_dir=) at the directory that holds the records.")
+
+
+def filled_cells(table_csv: Path) -> int:
+    """Filled cells of a table written before (rows with n > 0; a summary: its rows); 0 if none or unreadable."""
+    try:
+        with open(table_csv, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return 0
+    return sum(1 for row in rows if "n" not in row or (row["n"] or "0").isdigit() and int(row["n"] or 0) > 0)
+
+
+def check_not_fewer(table_csv: Path, filled: int, force: bool, what: str = "filled cells") -> None:
+    """Never replace a table by one holding fewer filled cells (or summary rows) unless `--force`."""
+    before = filled_cells(table_csv)
+    if filled < before and not force:
+        fail(f"{table_csv.with_suffix('')} holds {before} {what} and this report would have only {filled}: the "
+             "records behind it are not under the runs directory given. Nothing was written. Point --runs at the "
+             "records that made it, write elsewhere with --out DIR, or pass --force to replace it.")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A killed report never leaves half a table: write beside it, then rename."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from mixnam.data.sources import RawFile, Source, fetch
+from mixnam.data.sources import RawFile, Source, check_text_file, fetch
 from mixnam.errors import DataError
 
 Reader = Callable[[dict[str, Path]], tuple[pd.DataFrame, np.ndarray]]
@@ -66,19 +66,17 @@ MIMIC3_FEATURES = [
 def _require_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(
-            f"{path} lacks the columns {missing} (it has {list(frame.columns)[:10]}...). "
-            "It is not the expected file; replace it with the canonical one."
-        )
+        delimiter = " (one column only: is it separated by another delimiter than ','?)" if frame.shape[1] == 1 else ""
+        raise DataError(f"{path} lacks the columns {missing[:10]}{'...' if len(missing) > 10 else ''} (it has "
+                        f"{list(frame.columns)[:10]}{'...' if frame.shape[1] > 10 else ''}){delimiter}")
 
 
 def _read_headerless(path: Path, n_columns: int, **kwargs) -> pd.DataFrame:
     frame = pd.read_csv(path, header=None, **kwargs)
     if frame.shape[1] != n_columns:
-        raise DataError(
-            f"{path} has {frame.shape[1]} columns, expected {n_columns}; the file is truncated, "
-            "corrupt or not the canonical one. Delete it and fetch it again."
-        )
+        sep = {None: "','", r"\s+": "whitespace"}.get(kwargs.get("sep"), repr(kwargs.get("sep")))
+        raise DataError(f"{path} has {frame.shape[1]} column(s), expected {n_columns} separated by {sep}; it is "
+                        "truncated, corrupt, uses another delimiter, or is not the canonical file")
     return frame
 
 
@@ -235,9 +233,29 @@ def read(spec: DatasetSpec, data_dir: str | Path, mirror: str | None, verify_row
             where = Path(data_dir) / spec.name
             raise DataError(f"{spec.name}: {raw.name} not found. " + spec.credentialed.format(where=where))
         paths[raw.name] = fetch(raw, spec.name, data_dir, mirror)
-    X, y = spec.reader(paths)
-    check_content(spec, X, y, verify_rows)
+    try:
+        for path in paths.values():
+            check_text_file(path, f"the {spec.name} data table")
+        X, y = spec.reader(paths)
+        check_content(spec, X, y, verify_rows, where=", ".join(map(str, paths.values())))
+    except DataError as error:
+        raise DataError(f"{str(error).rstrip('.')}. {how_to_obtain(spec, data_dir)}") from None
+    except (ValueError, UnicodeDecodeError, OSError, EOFError) as error:  # pandas' ParserError is a ValueError
+        files = ", ".join(map(str, paths.values()))
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        raise DataError(f"{files} could not be read as the {spec.name} data table ({type(error).__name__}: "
+                        f"{first_line}). {how_to_obtain(spec, data_dir)}") from None
     return X, y
+
+
+def how_to_obtain(spec: DatasetSpec, data_dir: str | Path) -> str:
+    """The fix for a bad raw file: where the right one comes from."""
+    where = Path(data_dir) / spec.name
+    if spec.credentialed:
+        return "Replace it with the right file. " + spec.credentialed.format(where=where)
+    urls = [s.location for raw in spec.files for s in raw.sources if s.is_url]
+    return (f"Delete it (from {where}/ or the mirror it came from) and rerun: the canonical file is fetched again "
+            f"from MIXNAM_DATA_MIRROR or {urls[0] if urls else 'its public URL'}.")
 
 
 def _available(raw: RawFile, dataset: str, data_dir: str | Path, mirror: str | None) -> bool:
@@ -247,9 +265,10 @@ def _available(raw: RawFile, dataset: str, data_dir: str | Path, mirror: str | N
     return any(p.is_file() for p in places)
 
 
-def check_content(spec: DatasetSpec, X: pd.DataFrame, y: np.ndarray, verify_rows: bool = True) -> None:
+def check_content(spec: DatasetSpec, X: pd.DataFrame, y: np.ndarray, verify_rows: bool = True,
+                  where: str | None = None) -> None:
     """Reject a file whose shape or label balance differs from the canonical one."""
-    where = f"the {spec.name} raw file"
+    where = where or f"the {spec.name} raw file"
     if X.shape[1] != spec.n_features:
         raise DataError(f"{where} gives {X.shape[1]} features, expected {spec.n_features}.")
     if verify_rows and spec.n_rows is not None and len(X) != spec.n_rows:

@@ -121,6 +121,40 @@ def _verify(path: Path, raw: RawFile, origin: str) -> None:
         )
 
 
+HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body")
+SNIFF_BYTES = 1 << 16
+
+
+def _leading_bytes(path: Path) -> bytes:
+    """The first bytes of a file's content (of what it decompresses to, if gzip)."""
+    import gzip
+
+    with open(path, "rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            with gzip.open(path, "rb") as handle:
+                return handle.read(SNIFF_BYTES)
+        except (OSError, EOFError) as error:
+            raise DataError(f"{path} is a damaged gzip file ({error})") from None
+    return head
+
+
+def check_text_file(path: Path, expected: str) -> None:
+    """Reject what a browser or a wrong download leaves where a data table should be: an HTML page
+    (a login or error page saved under the data's name) or binary bytes. `expected` says what the
+    file should hold; the caller adds how to obtain it."""
+    head = _leading_bytes(path)
+    lowered = head.lstrip().lower()
+    if any(lowered.startswith(marker) for marker in HTML_MARKERS) or b"<html" in lowered[:2048]:
+        raise DataError(f"{path} is an HTML page (a login or error page saved instead of the data), not {expected}")
+    controls = sum(byte < 32 and byte not in b"\t\n\r" for byte in head)
+    if b"\x00" in head or controls > len(head) // 100:
+        raise DataError(f"{path} holds binary bytes, not {expected}")
+    if not head.strip():
+        raise DataError(f"{path} is empty, not {expected}")
+
+
 def fetch(raw: RawFile, dataset: str, data_dir: str | Path, mirror: str | None) -> Path:
     """Path of the verified cache copy of `raw`, fetching it (mirror first, then URL) if needed."""
     target = Path(data_dir) / dataset / raw.name

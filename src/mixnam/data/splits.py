@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from mixnam.data.sources import check_text_file
 from mixnam.errors import DataError
 
 N_FOLDS = 5
@@ -40,10 +41,22 @@ def holdout(n_rows: int) -> SplitIndices:
     return SplitIndices(train, val, test, "fixed 70/10/20 split (train_test_split random_state=0 twice)")
 
 
+FOLD_FILE_HELP = ("Fold files are NODE-GAM's (Chang et al., 2022), shared by its authors; delete the file to use "
+                  "generated stratified folds instead (the run records which it used).")
+
+
 def _read_index_file(path: Path, n_rows: int) -> np.ndarray:
-    index = np.loadtxt(path, dtype=np.int64, ndmin=1)
+    expected = "a fold file: one integer row index per line"
+    try:
+        check_text_file(path, expected)
+        index = np.loadtxt(path, dtype=np.int64, ndmin=1)
+    except DataError as error:
+        raise DataError(f"{error}. {FOLD_FILE_HELP}") from None
+    except ValueError as error:
+        raise DataError(f"{path} is not {expected} ({str(error).splitlines()[0]}). {FOLD_FILE_HELP}") from None
     if index.size == 0 or index.min() < 0 or index.max() >= n_rows:
-        raise DataError(f"{path} holds row indices outside 0..{n_rows - 1}; it does not belong to this data.")
+        raise DataError(f"{path} holds row indices outside 0..{n_rows - 1}; it does not belong to this data. "
+                        + FOLD_FILE_HELP)
     return index
 
 

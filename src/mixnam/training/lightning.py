@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from omegaconf import DictConfig, OmegaConf
 
-from mixnam.errors import ConfigError
+from mixnam.errors import ConfigError, Interrupted
+from mixnam.interrupts import signals_held
 from mixnam.models.base import AdditiveModel, NeuralModel
 from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
@@ -108,8 +109,8 @@ class NeuralTrainingModule(L.LightningModule):
         loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
         if not torch.isfinite(loss):
             raise FloatingPointError(
-                f"training loss became {loss.item()} at epoch {self.current_epoch} (batch {batch_idx}); the model "
-                "diverged: lower model.lr or check the inputs for NaN/inf")
+                f"training loss became {loss.item()} at epoch {self.current_epoch + 1} (batch {batch_idx + 1}); the "
+                "model diverged: lower model.lr or check the inputs for NaN/inf")
         self.log("loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
@@ -124,7 +125,7 @@ class NeuralTrainingModule(L.LightningModule):
         self._val_logits.clear()
         self._val_targets.clear()
         if not torch.isfinite(logits).all():
-            raise FloatingPointError(f"validation predictions contain NaN/inf at epoch {self.current_epoch}; "
+            raise FloatingPointError(f"validation predictions contain NaN/inf at epoch {self.current_epoch + 1}; "
                                      "the model diverged: lower model.lr")
         score = selection_score(self.problem, targets, to_model_units(logits, self.problem.task), self.selection)
         self.log(self.monitor, score, prog_bar=True)
@@ -171,6 +172,14 @@ class BestCheckpoint(Callback):
             _replace_atomically(lambda tmp: torch.save(state, tmp), self.best_path)
         if epoch % self.last_every_n_epochs == 0:
             _replace_atomically(lambda tmp: trainer.save_checkpoint(tmp, weights_only=False), self.last_path)
+
+    def on_exception(self, trainer: L.Trainer, pl_module: NeuralTrainingModule, exception: BaseException) -> None:
+        """A signal mid-run: write last.ckpt on the way out and tell the record where training was."""
+        if isinstance(exception, Interrupted):
+            with signals_held():
+                _replace_atomically(lambda tmp: trainer.save_checkpoint(tmp, weights_only=False), self.last_path)
+            exception.epoch, exception.max_epochs = trainer.current_epoch + 1, trainer.max_epochs
+            exception.checkpoint = str(self.last_path)
 
     def state_dict(self) -> dict[str, Any]:
         return {"best_score": self.best_score, "best_epoch": self.best_epoch}
