@@ -7,7 +7,7 @@
 # Settings that work without cgroups (containers, CI): proctrack/linuxproc, task/none, no job accounting
 # gathering; cons_tres with CR_Core_Memory and a DefMemPerCPU so jobs share the node instead of each taking
 # all of its memory; EnforcePartLimits=ALL so an impossible request is refused at submission, not left
-# PENDING forever. Accounting (slurmdbd + MariaDB) is what lets submitit see a cancelled job end (sacct).
+# PENDING forever; a requeued job waits 10 s (cred_expire), not 2 minutes, before it starts again. Accounting (slurmdbd + MariaDB) is what lets submitit see a cancelled job end (sacct).
 set -euo pipefail
 
 RUN_DIR=/run/mixnam-slurm          # pid files of the daemons this script started
@@ -57,6 +57,7 @@ ClusterName=mixnam
 SlurmctldHost=$host
 SlurmUser=root
 AuthType=auth/munge
+AuthInfo=cred_expire=10
 StateSaveLocation=$STATE_DIR/ctld
 SlurmdSpoolDir=$STATE_DIR/d
 SlurmctldPidFile=$RUN_DIR/slurmctld.pid
