@@ -25,7 +25,8 @@ SMALL = ("experiment=table1", "profile=smoke", "dataset=housing", "data.max_rows
 
 
 def cluster_is_up() -> bool:
-    return shutil.which("sbatch") is not None and subprocess.run(["scontrol", "ping"], capture_output=True).returncode == 0
+    return shutil.which("sbatch") is not None and subprocess.run(["scontrol", "ping"], capture_output=True,
+                                                                       check=False).returncode == 0
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -45,7 +46,7 @@ def command(tmp_path: Path, *overrides: str, mirror=None) -> list[str]:
 
 def sweep(tmp_path: Path, *overrides: str, mirror=None, ok=True) -> str:
     result = subprocess.run(command(tmp_path, *overrides, mirror=mirror), cwd=ROOT, capture_output=True, text=True,
-                            timeout=540, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                            timeout=540, check=False, env={**os.environ, "OMP_NUM_THREADS": "1"})
     log = result.stdout + result.stderr
     assert (result.returncode == 0) == ok, log
     return log
@@ -106,7 +107,7 @@ def background_sweep(tmp_path: Path, *overrides: str, mirror=None) -> subprocess
 
 def cancel_all(tmp_path: Path, sweep_process: subprocess.Popen) -> int:
     """scancel the jobs the sweep submitted; the sweep's exit status once it has seen them end."""
-    subprocess.run(["scancel", *(p.name for p in submitted(tmp_path))])
+    subprocess.run(["scancel", *(p.name for p in submitted(tmp_path))], check=False)
     try:
         return sweep_process.wait(timeout=120)
     finally:

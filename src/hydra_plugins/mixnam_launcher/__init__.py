@@ -8,7 +8,8 @@ anything is submitted, it fails at once with the launcher key to change.
 import re
 import shutil
 import subprocess
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from hydra_plugins.hydra_submitit_launcher.submitit_launcher import SlurmLauncher
 
@@ -35,7 +36,8 @@ def slurm_nodes() -> list[Node]:
         raise ConfigError("hydra/launcher=slurm needs Slurm's commands (sinfo, sbatch) on this machine; run the sweep "
                           "from a cluster's login node, try it on a local one-node cluster (sudo "
                           "scripts/local_slurm.sh start), or use hydra/launcher=local")
-    listing = subprocess.run(["sinfo", "-h", "-N", "-o", "%P|%c|%m|%G"], capture_output=True, text=True, timeout=60)
+    listing = subprocess.run(["sinfo", "-h", "-N", "-o", "%P|%c|%m|%G"], capture_output=True, text=True, timeout=60,
+                             check=False)
     if listing.returncode != 0:
         raise ConfigError(f"sinfo failed, so Slurm is not reachable from here: {listing.stderr.strip()}")
     nodes = []
