@@ -136,10 +136,10 @@ def first_epoch_of_each_attempt(tmp_path: Path) -> list[int | None]:
 
 
 def test_a_job_that_hits_its_time_limit_is_requeued_and_continues(tmp_path, mirror):
-    """A 2-minute limit on a run of 10^5 epochs: submitit catches Slurm's warning signal (30 s before the
-    limit; slurmctld checks limits every 30 s, so the signal always comes before the kill, 90 s in at the
-    earliest: time to write a checkpoint on a busy machine), requeues the job, and the next start continues
-    from last.ckpt (its first epoch is not 1); then the test cancels it."""
+    """A 2-minute limit on a run of 10^5 epochs: submitit catches Slurm's warning signal, requeues the job,
+    and the next start continues from last.ckpt (its first epoch is not 1); then the test cancels it.
+    The signal is asked for 30 s before the limit and Slurm sends it up to 60 s earlier, so 30 to 90 s
+    into the job: a 1-minute limit could leave no time to start training at all on a busy machine."""
     overrides = (*LONG_RUN, "trainer.max_epochs=100000", "trainer.log_progress.every_epochs=1", "resume=true",
                  "hydra.launcher.timeout_min=2", "hydra.launcher.signal_delay_s=30")
     running = background_sweep(tmp_path, *overrides, mirror=mirror)
