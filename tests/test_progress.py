@@ -10,6 +10,8 @@ import sys
 
 import torch
 
+from mixnam.reporting.records import run_id
+from mixnam.reporting.store import compared
 from mixnam.training.lightning import build
 from tests.conftest import ROOT
 from tests.test_training import config, toy_classification
@@ -44,3 +46,10 @@ def test_a_slurm_jobs_cores_become_its_torch_threads(tmp_path, monkeypatch):
         assert torch.get_num_threads() == 2  # an explicit trainer.num_threads wins
     finally:
         torch.set_num_threads(threads)
+
+
+def test_how_often_progress_is_logged_does_not_make_another_run():
+    """The same run, logged every epoch or every 10: its record is found either way (sweeps and reports)."""
+    run = ("model=nam", "paths.root=/checkout")
+    assert run_id(config(*run)) == run_id(config(*run, "trainer.log_progress.every_epochs=1"))
+    assert not compared("trainer.log_progress.every_epochs") and compared("trainer.max_epochs")
