@@ -54,7 +54,7 @@ def sweep(tmp_path: Path, *overrides: str, mirror=None, ok=True) -> str:
 
 def submitted(tmp_path: Path) -> list[Path]:
     """One submitit folder per Slurm job (array task) the sweeps under tmp_path submitted."""
-    return sorted(p for p in (tmp_path / "multirun" / ".submitit").glob("[0-9]*") if p.is_dir())
+    return sorted(p.parent for p in (tmp_path / "multirun" / ".submitit").glob("*/*_submitted.pkl"))
 
 
 def job_log(tmp_path: Path, model: str) -> str:
