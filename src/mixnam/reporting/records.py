@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 
 # Keys that do not change what a run computes.
 NON_RESULT_KEYS = ("paths", "logger", "force", "resume", "explain", "run_dir", "hydra")
-NON_RESULT_SUBKEYS = {"data": ("mirror",), "trainer": ("enable_progress_bar", "checkpoint_every_n_epochs")}
+NON_RESULT_SUBKEYS = {"data": ("mirror",), "trainer": ("enable_progress_bar", "log_progress",
+                                                           "checkpoint_every_n_epochs")}
 
 
 def result_config(cfg: DictConfig) -> dict[str, Any]:

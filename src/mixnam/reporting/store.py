@@ -32,7 +32,7 @@ def parse_job(job: list[str]) -> dict[str, Any]:
 def compared(key: str) -> bool:
     """Whether an override's key can change a result (and so must match the record's); `hydra/...` cannot."""
     head, _, rest = key.partition(".")
-    return head.split("/")[0] not in NON_RESULT_KEYS and rest not in NON_RESULT_SUBKEYS.get(head, ())
+    return head.split("/")[0] not in NON_RESULT_KEYS and rest.split(".")[0] not in NON_RESULT_SUBKEYS.get(head, ())
 
 
 def dig(node: Any, dotted: str) -> Any:

@@ -33,6 +33,7 @@ from mixnam.models.nam import NAM
 from mixnam.models.nbm import NBM
 from mixnam.contracts import Arrays, FitSummary, Problem
 from mixnam.training.fidelity import check_selection, monitor_name, patience, selection_score
+from mixnam.training.progress import LogProgress, on_terminal, quiet_lightning
 
 # The model name picks the class; the variants differ only in their config (routing, pairs, ...).
 MODEL_CLASSES: dict[str, type[NeuralModel]] = {
@@ -231,17 +232,21 @@ def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
 
 
 def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, train_batches: TensorBatches,
-                 patience_extra_epochs: int = 0) -> L.Trainer:
-    """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints."""
+                 patience_extra_epochs: int = 0, run_name: str = "run") -> L.Trainer:
+    """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints;
+    the progress bar on a terminal, progress lines in a log (`mixnam.training.progress`)."""
     stopping = EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min",
                              patience=patience(max_epochs, float(trainer_cfg.patience_fraction), patience_extra_epochs),
                              check_on_train_epoch_end=False)
+    quiet_lightning()
+    bar = bool(trainer_cfg.enable_progress_bar) and on_terminal()
+    progress = [] if bar else [LogProgress(run_name, best.monitor, best, max_epochs, **trainer_cfg.log_progress)]
     return L.Trainer(
         max_epochs=max_epochs, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
         precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
         # stopping decides first, so `best`'s last.ckpt holds its up-to-date state
-        callbacks=[stopping, RandomState(train_batches), best],
-        enable_checkpointing=False, enable_progress_bar=trainer_cfg.enable_progress_bar, enable_model_summary=False,
+        callbacks=[stopping, RandomState(train_batches), best, *progress],
+        enable_checkpointing=False, enable_progress_bar=bar, enable_model_summary=False,
         num_sanity_val_steps=0, log_every_n_steps=min(50, len(train_batches)))
 
 
@@ -267,8 +272,9 @@ class NeuralEstimator:
         run_dir = Path(cfg.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         torch.set_float32_matmul_precision(trainer_cfg.matmul_precision)
-        if trainer_cfg.num_threads:
-            torch.set_num_threads(int(trainer_cfg.num_threads))
+        threads = trainer_cfg.num_threads or os.environ.get("SLURM_CPUS_PER_TASK")  # a Slurm job: the cores it got
+        if threads:
+            torch.set_num_threads(int(threads))
 
         def tensors(part: Arrays) -> tuple[torch.Tensor, torch.Tensor]:
             return (torch.as_tensor(part.X, dtype=torch.float32, device=self.device),
@@ -283,7 +289,8 @@ class NeuralEstimator:
                               int(trainer_cfg.checkpoint_every_n_epochs))
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
-                               train_batches, self.fidelity.get("patience_extra_epochs") or 0)
+                               train_batches, self.fidelity.get("patience_extra_epochs") or 0,
+                               run_name=f"{cfg.dataset.name}/{cfg.model.name}/{run_dir.name}")
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
             trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)

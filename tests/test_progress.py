@@ -1,0 +1,55 @@
+"""A run's log can be followed where no progress bar can be drawn (Slurm, nohup, CI): a line at a
+readable rate with epoch, loss, validation metric, best so far and ETA; each Lightning message once,
+no advertisements; a Slurm job trains on the cores it was given."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import torch
+
+from mixnam.reporting.records import run_id
+from mixnam.reporting.store import compared
+from mixnam.training.lightning import build
+from tests.conftest import ROOT
+from tests.test_training import config, toy_classification
+
+PROGRESS = re.compile(r"housing/nam/split0-seed0-\w+: epoch (\d+)/12, train loss [\d.e+-]+, val rmse [\d.]+, "
+                      r"best [\d.]+ \(epoch \d+\), [\d.]+ s/epoch, ETA \d+m\d\ds")
+
+
+def test_a_run_logged_to_a_file_shows_progress_lines_and_each_lightning_message_once(tmp_path, mirror):
+    args = [sys.executable, str(ROOT / "run.py"), "model=nam", "dataset=housing", "model.hidden_dims=[8]",
+            "data.max_rows=1500", "trainer.max_epochs=12", "trainer.patience_fraction=1", "trainer.log_progress.every_epochs=5",
+            f"paths.runs_dir={tmp_path / 'runs'}", f"hydra.run.dir={tmp_path / 'out'}",
+            *([f"data.mirror={mirror}"] if mirror else [])]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,  # pipes, not a terminal
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log
+    assert [int(m.group(1)) for m in PROGRESS.finditer(log)] == [1, 5, 10, 12], log
+    assert log.count("GPU available") == 1 and "Tip:" not in log and "━" not in log, log
+
+
+def test_a_slurm_jobs_cores_become_its_torch_threads(tmp_path, monkeypatch):
+    problem, train, val = toy_classification()
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "3")
+    try:
+        build(config("model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=1", run_dir=tmp_path / "slurm"),
+              problem).fit(train, val)
+        assert torch.get_num_threads() == 3
+        build(config("model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=1", "trainer.num_threads=2",
+                     run_dir=tmp_path / "set"), problem).fit(train, val)
+        assert torch.get_num_threads() == 2  # an explicit trainer.num_threads wins
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_how_often_progress_is_logged_does_not_make_another_run():
+    """The same run, logged every epoch or every 10: its record is found either way (sweeps and reports)."""
+    run = ("model=nam", "paths.root=/checkout")
+    assert run_id(config(*run)) == run_id(config(*run, "trainer.log_progress.every_epochs=1"))
+    assert not compared("trainer.log_progress.every_epochs") and compared("trainer.max_epochs")
