@@ -30,6 +30,7 @@ from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
 from mixnam.models.nam import NAM
 from mixnam.models.nbm import NBM
+from mixnam.training.constraints import build_constraint
 from mixnam.contracts import Arrays, FitSummary, Problem
 
 # The model name picks the class; the variants differ only in their config (routing, pairs, ...).
@@ -87,9 +88,9 @@ class NeuralTrainingModule(L.LightningModule):
     """Trains any `NeuralModel`: task loss + model penalty; logs the validation metric every epoch."""
 
     def __init__(self, model: NeuralModel, problem: Problem, lr: float, weight_decay: float, max_epochs: int,
-                 compile_model: bool = False):
+                 compile_model: bool = False, constraint: torch.nn.Module | None = None):
         super().__init__()
-        self.model, self.problem = model, problem
+        self.model, self.problem, self.constraint = model, problem, constraint
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
         self.monitor = f"val_{problem.metric}"
         self.task_loss = F.mse_loss if problem.task == "regression" else F.binary_cross_entropy_with_logits
@@ -101,6 +102,8 @@ class NeuralTrainingModule(L.LightningModule):
         x, y = batch
         details = self.forward_details(x)
         loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
+        if self.constraint is not None:  # explanation constraint (issue 15)
+            loss = loss + self.constraint(self.model, x)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch} (batch {batch_idx}); the model "
@@ -238,6 +241,7 @@ class NeuralEstimator:
         self.cfg, self.problem = cfg, problem
         L.seed_everything(int(cfg.seed), verbose=False)
         self.model = build_model(cfg.model, problem.n_features)
+        self.constraint = build_constraint(cfg, problem, self.model)
         self.device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
 
     @property
@@ -263,7 +267,7 @@ class NeuralEstimator:
         train_batches = TensorBatches(*tensors(train), batch_size, seed=int(cfg.seed))
         val_batches = TensorBatches(*tensors(val), max(batch_size, PREDICT_BATCH))
         module = NeuralTrainingModule(self.model, self.problem, float(cfg.model.lr), float(cfg.model.weight_decay),
-                                      max_epochs, bool(trainer_cfg.compile))
+                                      max_epochs, bool(trainer_cfg.compile), self.constraint)
         best = BestCheckpoint(run_dir, module.monitor, self.problem.higher_is_better,
                               int(trainer_cfg.checkpoint_every_n_epochs))
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
