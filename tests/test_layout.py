@@ -17,7 +17,7 @@ LAYERS = [
     {"training"},
     {"explain"},
     {"reporting"},
-    {"experiment", "cli", "report", "estimators", "__init__"},
+    {"experiment", "cli", "report", "estimators", "another_explanation", "__init__"},
 ]
 LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 
