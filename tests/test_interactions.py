@@ -107,8 +107,8 @@ def test_mixnam_routing_makes_features_interact(method):
 
 
 def test_library_models_go_through_the_model_agnostic_methods_and_eb2m_pairs_are_its_pair_terms(mirror, tmp_path):
-    from tests.test_baselines import TINY_EBM, config
     import mixnam.training
+    from tests.test_baselines import TINY_EBM, config
 
     data = load("housing", mirror=mirror, max_rows=1200)
     ebm = mixnam.training.build_estimator(config("model=eb2m", *TINY_EBM, "+model.interactions=2"), data.problem)

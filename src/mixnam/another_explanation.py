@@ -74,9 +74,9 @@ def main(argv: list[str] | None = None) -> Path:
 
     metric = records[0][1]["metric"]
     lines = [f"# Find another explanation: {records[0][1]['model']} on {records[0][1]['dataset']}",
-             "Each round retrains with rrr on every feature annotated so far (the previous rounds' most used "
-             "features). Gradient share: mean |∂f/∂x_i| on the test rows over the sum of all features'. Shape "
-             "r: correlation of the feature's shape curve with round 0's.", "",
+             ("Each round retrains with rrr on every feature annotated so far (the previous rounds' most used "
+              "features). Gradient share: mean |∂f/∂x_i| on the test rows over the sum of all features'. Shape "
+              "r: correlation of the feature's shape curve with round 0's."), "",
              f"| round | constrained | test {metric} | top features by gradient share | shape r (vs round 0) |",
              "|---|---|---|---|---|"]
     for k, (annotated, record, shapes) in enumerate(records):

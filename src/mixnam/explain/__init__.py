@@ -23,12 +23,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mixnam.explain.interactions import Interactions, interactions
 from mixnam.explain.shapes import ShapeFunction, ShapeFunctions, shape_functions
 from mixnam.explain.view import ModelView, bounds, view
 
-__all__ = ["Interactions", "ModelView", "ShapeFunction", "ShapeFunctions", "bounds", "explain_run", "interactions",
-           "input_gradients", "interpretability", "shape_functions", "view"]
+__all__ = ["Interactions", "ModelView", "ShapeFunction", "ShapeFunctions", "bounds", "explain_run", "input_gradients",
+           "interactions", "interpretability", "shape_functions", "view"]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 40
     return metrics
 
 
-def input_gradients(model_view: ModelView, X) -> "np.ndarray":
+def input_gradients(model_view: ModelView, X: np.ndarray) -> np.ndarray:
     """Mean |d margin / d x_i| over the rows X (model units), per feature: how much a model leans on each."""
     import torch
 

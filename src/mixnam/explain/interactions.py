@@ -28,14 +28,16 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from math import comb
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from mixnam.explain.shapes import save_npz
 from mixnam.explain.view import evaluating, find_module
 
 METHODS = ("synergy", "shapley_taylor", "integrated_hessians")
@@ -81,18 +83,12 @@ class Interactions:
                 "pair_share": float(pair / max(main + pair + rest, 1e-300))}
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)
                   if f.name not in ("method", "features") and getattr(self, f.name) is not None}
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, meta=np.array(json.dumps({"method": self.method, "features": self.features})),
-                            **arrays)
-        tmp.replace(path)
-        return path
+        return save_npz(path, {"method": self.method, "features": self.features}, arrays)
 
     @classmethod
-    def load(cls, path: str | Path) -> "Interactions":
+    def load(cls, path: str | Path) -> Interactions:
         with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored["meta"]))
             return cls(**meta, **{k: stored[k] for k in stored.files if k != "meta"})

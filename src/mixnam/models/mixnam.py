@@ -16,7 +16,7 @@ w_0 + sum_i sum_k r_ik o_ik (Eq. 7). All features, experts and routes are comput
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

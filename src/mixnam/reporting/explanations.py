@@ -15,8 +15,9 @@ import csv
 import io
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -53,10 +54,10 @@ def provenance(records: list[dict]) -> str:
         f"- records: {len(records)} completed runs; profile(s): {distinct(lambda r: r.get('profile'))}",
         f"- git commit(s): {distinct(lambda r: r['env'].get('git_commit'))}",
         f"- hardware: {distinct(_hardware)}",
-        f"- precision: {distinct(lambda r: r['config']['trainer'].get('precision'))}; "
-        f"threads: {distinct(lambda r: r['config']['trainer'].get('num_threads'))}",
-        f"- epochs (budget): {distinct(lambda r: r.get('max_epochs'))}; seeds: {distinct(lambda r: r.get('seed'))}; "
-        f"train rows: {distinct(lambda r: r.get('data', {}).get('n_train'))}",
+        (f"- precision: {distinct(lambda r: r['config']['trainer'].get('precision'))}; "
+         f"threads: {distinct(lambda r: r['config']['trainer'].get('num_threads'))}"),
+        (f"- epochs (budget): {distinct(lambda r: r.get('max_epochs'))}; seeds: {distinct(lambda r: r.get('seed'))}; "
+         f"train rows: {distinct(lambda r: r.get('data', {}).get('n_train'))}"),
         f"- total fit time: {seconds / 60:.1f} min (wall clock, shared machine)",
     ])
 
@@ -108,10 +109,10 @@ def interactions_report(runs_dir: str | Path, profile: str = "paper", dataset: s
     method = records[0]["explain"]["interactions"]["method"] if records else "synergy"
     text = "\n\n".join([
         f"# Pairwise interactions on {dataset}",
-        f"Method: `{method}` (baseline: the test rows' median; margin units: standardised target or logit). "
-        "Pair strength: sum over pairs of mean |pair synergy| over the test rows; pair share: its part of main "
-        "effects + pairs + higher-order remainder. Columns on the right: the pairs strongest in any model, mean "
-        "|synergy| each. Additive models (MixNAM-D, NAM, EBM) read exactly 0; EB2M's pairs are its pair terms.",
+        (f"Method: `{method}` (baseline: the test rows' median; margin units: standardised target or logit). "
+         "Pair strength: sum over pairs of mean |pair synergy| over the test rows; pair share: its part of main "
+         "effects + pairs + higher-order remainder. Columns on the right: the pairs strongest in any model, mean "
+         "|synergy| each. Additive models (MixNAM-D, NAM, EBM) read exactly 0; EB2M's pairs are its pair terms."),
         _table(header, rows), provenance(records)])
     return text + "\n", _csv(header, rows)
 
@@ -154,11 +155,11 @@ def decoy_report(runs_dir: str | Path, profile: str = "paper") -> tuple[str, str
                          gap, spread([g for g, _ in gradients]), spread([s for _, s in gradients])])
     text = "\n\n".join([
         "# Decoy experiment: explanation constraints at work",
-        "`decoy` copies the label (y + N(0, 0.1²)) in train and validation and is noise in test; y = x1 + sin(2 x2) "
-        "+ x3 x4 / 2 + N(0, 0.3²), so 0.3 is the best attainable test RMSE. Reference: the same data with the decoy "
-        "noise everywhere. rrr: loss += 10 · mean over rows of (∂f/∂decoy)²; router_exclude: MixNAM's router blocks "
-        "between the decoy and the other features held at zero. Gradients on the test rows, model units. "
-        "Cells: mean ± std (min–max) over seeds; − reference: minus the reference's mean.",
+        ("`decoy` copies the label (y + N(0, 0.1²)) in train and validation and is noise in test; y = x1 + sin(2 x2) "
+         "+ x3 x4 / 2 + N(0, 0.3²), so 0.3 is the best attainable test RMSE. Reference: the same data with the decoy "
+         "noise everywhere. rrr: loss += 10 · mean over rows of (∂f/∂decoy)²; router_exclude: MixNAM's router blocks "
+         "between the decoy and the other features held at zero. Gradients on the test rows, model units. "
+         "Cells: mean ± std (min–max) over seeds; − reference: minus the reference's mean."),
         _table(header, rows), provenance(records)])
     return text + "\n", _csv(header, rows)
 
