@@ -60,5 +60,5 @@ def test_find_another_explanation_constrains_the_most_used_feature_and_retrains(
     rows = [line.split(" | ") for line in path.read_text().splitlines() if line.startswith("| ")][1:]
     first_top = rows[0][3].split(" ")[0]
     assert rows[0][1] == "—" and rows[1][1] == first_top, rows
-    shape_r = dict(item.rsplit(" ", 1) for item in rows[1][4].split(", "))
+    shape_r = dict(item.rsplit(" ", 1) for item in rows[1][4].rstrip(" |").split(", "))
     assert set(shape_r) == {"x1", "x2", "x3", "x4", "decoy"} and np.isfinite(float(shape_r["x1"]))
