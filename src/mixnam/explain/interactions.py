@@ -26,6 +26,7 @@ float rounding). `matrix` (mean |pair| over the rows) is what runs record and he
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from collections.abc import Callable
@@ -96,15 +97,19 @@ class Interactions:
 
 # ------------------------------------------------------------------------------------ the model as f
 def _torch_output(model: Any) -> Callable[[torch.Tensor], torch.Tensor] | None:
-    """The margin as a differentiable torch function, for torch modules and estimators holding one."""
+    """The margin as a differentiable torch function, for torch modules and estimators holding one.
+
+    It runs a float64 copy of the module: mixed differences cancel up to float64 rounding (~1e-16), so an
+    additive model's pairs read zero, not float32's ~1e-7."""
     module = find_module(model)
     if module is None:
         return None
+    module = copy.deepcopy(module).double()
     device = next(module.parameters(), torch.empty(0)).device
 
     def output(x: torch.Tensor) -> torch.Tensor:
         with evaluating(module):
-            return module(x.to(device)).reshape(len(x)).double()
+            return module(x.to(device, torch.float64)).reshape(len(x))
 
     return output
 
@@ -115,7 +120,7 @@ def _numpy_output(model: Any, torch_output) -> Callable[[np.ndarray], np.ndarray
     if torch_output is not None:
         def margin(X: np.ndarray) -> np.ndarray:
             with torch.no_grad():
-                return torch.cat([torch_output(torch.as_tensor(X[i:i + BATCH], dtype=torch.float32))
+                return torch.cat([torch_output(torch.as_tensor(X[i:i + BATCH]))
                                   for i in range(0, len(X), BATCH)]).cpu().numpy()
         return margin
     if not hasattr(model, "predict"):
@@ -153,7 +158,7 @@ def _coalition_values(f: Callable, X: np.ndarray, baseline: np.ndarray, masks: n
     for start in range(0, len(X), step):
         rows = X[start:start + step]
         points = np.where(masks[None, :, :], rows[:, None, :], baseline[None, None, :]).reshape(-1, X.shape[1])
-        parts.append(f(points.astype(np.float32)).reshape(len(rows), len(masks)))
+        parts.append(f(points).reshape(len(rows), len(masks)))
     return np.concatenate(parts)
 
 
@@ -225,7 +230,7 @@ def _integrated_hessians(output, X, baseline, pairs, n_steps: int):
     points = (baseline[None, None, :] + ab[None, :, None] * d[:, None, :]).reshape(-1, n)
     chunk = max(1, BATCH // len(ab)) * len(ab)
     for start in range(0, len(points), chunk):
-        x = torch.as_tensor(points[start:start + chunk], dtype=torch.float32).requires_grad_(True)
+        x = torch.as_tensor(points[start:start + chunk]).requires_grad_(True)
         with torch.enable_grad():
             grad = torch.autograd.grad(output(x).sum(), x, create_graph=True)[0]
             hessian = torch.stack([torch.autograd.grad(grad[:, i].sum(), x, retain_graph=True, allow_unused=True)[0]
