@@ -64,3 +64,15 @@ figures:
 RUNS ?= results/runs
 keep-records:
 	$(PY) -m mixnam.reporting.keep --runs $(RUNS) --profile $(PROFILE)
+# ---- Issue 15: explanation constraints and interactions --------------------------------------------------
+# make reproduce-decoy [PROFILE=smoke]: the decoy sweep (24 small runs, about 10 CPU-minutes on one thread each),
+# then results/tables[/<profile>]/decoy.md|.csv. make reproduce-interactions [DATASET=housing] [ARGS=...]: five
+# models with explain=true, then interactions.md (ARGS="trainer.max_epochs=20" for a reduced budget).
+.PHONY: reproduce-decoy reproduce-interactions
+reproduce-decoy:
+	$(PY) run.py --multirun experiment=decoy profile=$(PROFILE) $(ARGS)
+	$(PY) -m mixnam.report decoy profile=$(PROFILE)
+
+reproduce-interactions:
+	$(PY) run.py --multirun experiment=interactions dataset=$(DATASET) profile=$(PROFILE) $(ARGS)
+	$(PY) -m mixnam.report interactions dataset=$(DATASET) profile=$(PROFILE)

@@ -204,5 +204,8 @@ def test_a_finished_run_is_explained_from_its_best_weights_without_retraining(tm
     assert explained["finished_at"] == trained["finished_at"] and explained["metrics"] == trained["metrics"]
     files = [tmp_path / "runs" / "default" / "housing" / "mixnam" / f for f in explained["explain"]["files"]]
     assert any(f.name == "shape_Longitude.png" for f in files) and all(f.stat().st_size > 1000 for f in files)
+    assert {"interactions.png", "interactions.pdf", "interactions.npz"} <= {f.name for f in files}
+    pairs = explained["explain"]["interactions"]  # issue 15: the router makes MixNAM's features interact
+    assert np.array(pairs["matrix"]).shape == (8, 8) and pairs["pair_strength"] > 0 and len(pairs["top_pairs"]) == 5
     [path] = (tmp_path / "runs").rglob("*.json")
     assert json.loads(path.read_text())["explain"] == explained["explain"], "the record keeps what was drawn"

@@ -17,7 +17,8 @@ LAYERS = [
     {"training"},
     {"explain"},
     {"reporting"},
-    {"experiment", "cli", "report", "estimators", "validation", "outputs", "launchers", "__init__"},
+    {"experiment", "cli", "report", "estimators", "validation", "outputs", "launchers", "another_explanation",
+     "__init__"},
 ]
 LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 

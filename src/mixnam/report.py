@@ -3,11 +3,14 @@
     python -m mixnam.report table1|table2|table3|table6|table7|table8|table9|scorecard|summary
         [--runs results/runs] [--records results/records] [--out results/tables] [--force]
         [--alpha 0.05] [--margin-std 2] [--margin-floor 0.005] [profile=paper|smoke] [override ...]
+    python -m mixnam.report interactions|decoy [--runs ...] [--out ...] [dataset=housing]
 
 writes `<out>/<table>.md`, `.tex` and `.csv`; `<out>` defaults to `results/tables/` for the paper's
 budget and `results/tables/<profile>/` for any other, so a smoke check never overwrites a result
 (`summary`: `<out>/runs_summary.csv`, one line per record, of one profile when `profile=` is given;
-`scorecard`: `<out>/scorecard.md|.csv`, every table's verdicts and the paper's claims checked).
+`scorecard`: `<out>/scorecard.md|.csv`, every table's verdicts and the paper's claims checked;
+`interactions` and `decoy`, issue 15: `<out>/<name>.md|.csv` from the records of those experiments,
+see `mixnam.reporting.explanations`).
 Verdicts: Δ's (1 - 2 alpha) interval against the margin max(margin-std x the paper's std, its printed
 resolution, margin-floor x its value); README, "Verdicts".
 It expands the table's experiment sweep(s) as `python run.py -m experiment=<table> <override ...>`
@@ -29,6 +32,7 @@ import sys
 from pathlib import Path
 
 from mixnam.cli import fail
+from mixnam.reporting.explanations import REPORTS
 from mixnam.reporting.render import (
     latex,
     markdown,
@@ -47,7 +51,7 @@ ROOT = CONF_DIR.parent
 def main(argv: list[str] | None = None) -> Path:
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(prog="python -m mixnam.report", description=__doc__.split("\n")[0])
-    parser.add_argument("table", choices=[*sorted(SPECS), "scorecard", "summary"])
+    parser.add_argument("table", choices=[*sorted(SPECS), "scorecard", "summary", *REPORTS])
     parser.add_argument("--runs", type=Path, help="the records (default: the sweep's paths.runs_dir=, else results/runs)")
     parser.add_argument("--records", type=Path,
                         help="the records kept in the repository (default: `records/` beside the runs directory, "
@@ -80,6 +84,13 @@ def main(argv: list[str] | None = None) -> Path:
         check_not_fewer(args.out / "runs_summary.csv", summary.count("\n") - 1, args.force, "records listed")
         write_atomically(args.out / "runs_summary.csv", summary)
         return args.out / "runs_summary.csv"
+    if args.table in REPORTS:
+        dataset = [o.split("=", 1)[1] for o in overrides if o.startswith("dataset=")]
+        text, rows = REPORTS[args.table](runs, profile, *dataset)
+        write_atomically(args.out / f"{args.table}.md", text)
+        write_atomically(args.out / f"{args.table}.csv", rows)
+        print(f"{args.out / args.table}.md|.csv")
+        return args.out / f"{args.table}.md"
     command = " ".join(["python -m mixnam.report", *argv])
     if args.table == "scorecard":
         tables = [build(name, runs, profile, overrides, records, rule) for name in sorted(SPECS)]

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mixnam.contracts import Arrays, Problem
-from mixnam.data import synthetic  # noqa: F401  (registers the synthetic studies beside the public datasets)
+from mixnam.data import decoy, synthetic  # noqa: F401  (register the generated datasets beside the public ones)
 from mixnam.data.datasets import DATASETS, DatasetSpec, get_spec, read
 from mixnam.data.preprocess import Preprocessor, categorical_columns
 from mixnam.data.splits import SplitIndices, split_indices

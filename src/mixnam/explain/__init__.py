@@ -12,7 +12,13 @@ Record layout (what `report table3` / `table9` read):
   Keys that do not apply to a model are absent; library models without gradients get `{}`.
 - with `explain=true`, `record["explain"] = explain_run(...)`: `dir` and `files` (paths relative to
   the record's directory: `shapes.npz` with the plain data, `shapes.png/.pdf` with every feature,
-  `shape_<feature>.png/.pdf` one Figure 3 panel each, `experts.png/.pdf` for the MixNAM family).
+  `shape_<feature>.png/.pdf` one Figure 3 panel each, `experts.png/.pdf` for the MixNAM family), and
+  for every model, additive or not, `interactions` (issue 15): the synergy decomposition's summary
+  (`top_pairs`, `pair_strength`, `pair_share`, ...), its `matrix` (mean |pair| over test rows, with
+  `features`), and the files `interactions.npz` and the heatmap `interactions.png/.pdf`.
+- `interpretability` also holds `input_gradient_per_feature` (mean |d margin / d x_i| over the test
+  rows, model units) for differentiable models: what the decoy experiment and the "find another
+  explanation" loop read.
 """
 from __future__ import annotations
 
@@ -20,11 +26,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from mixnam.explain.interactions import Interactions, interactions
 from mixnam.explain.shapes import ShapeFunction, ShapeFunctions, shape_functions
 from mixnam.explain.view import ModelView, bounds, view
 
-__all__ = ["ModelView", "ShapeFunction", "ShapeFunctions", "bounds", "explain_run", "interpretability",
-           "shape_functions", "view"]
+__all__ = ["Interactions", "ModelView", "ShapeFunction", "ShapeFunctions", "bounds", "explain_run", "input_gradients",
+           "interactions", "interpretability", "shape_functions", "view"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +52,8 @@ def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 40
     metrics: dict[str, Any] = {}
     if model_view.output is not None:
         value, shares = additivity(model_view.output, X, n_bins=n_bins, max_rows=max_rows, seed=seed)
-        metrics.update(additivity=value, additivity_per_feature=dict(zip(names, shares.tolist())))
+        metrics.update(additivity=value, additivity_per_feature=dict(zip(names, shares.tolist())),
+                       input_gradient_per_feature=dict(zip(names, input_gradients(model_view, X[:max_rows]).tolist())))
     if model_view.is_mixture:
         o, _ = model_view.experts(X)
         routed, (upper, lower) = model_view.terms(X), bounds(o, model_view.bound_k)
@@ -57,20 +67,39 @@ def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 40
     return metrics
 
 
+def input_gradients(model_view: ModelView, X: np.ndarray) -> np.ndarray:
+    """Mean |d margin / d x_i| over the rows X (model units), per feature: how much a model leans on each."""
+    import torch
+
+    x = torch.as_tensor(X, dtype=torch.float32).requires_grad_(True)
+    with torch.enable_grad():
+        (gradient,) = torch.autograd.grad(model_view.output(x).sum(), x)
+    return gradient.abs().mean(0).double().numpy()
+
+
+def _interaction_record(estimator: Any, data: Any, out_dir: Path, title: str) -> tuple[dict, list[Path]]:
+    """The synergy decomposition on the test rows: its summary and matrix for the record, data and heatmap."""
+    from mixnam.explain.plots import save_interaction_plots
+
+    result = interactions(estimator, data, method="synergy")
+    summary = {**result.summary(), "features": result.features, "matrix": result.matrix.round(8).tolist()}
+    return summary, [result.save(out_dir / "interactions.npz"), *save_interaction_plots(result, out_dir, title)]
+
+
 def explain_run(estimator: Any, data: Any, run_dir: str | Path) -> dict:
-    """Save a fitted model's shape data and plots beside its run record; return what was written."""
+    """Save a fitted model's shape data, interactions and plots beside its run record; return what was written."""
     from mixnam.explain.plots import save_model_plots
 
     run_dir = Path(run_dir)
     out_dir = run_dir / "explain"
+    title = f"{run_dir.parent.name} on {data.spec.name}"  # records live in <runs>/<experiment>/<dataset>/<model>/
+    summary, files = _interaction_record(estimator, data, out_dir, title)
+    explained: dict[str, Any] = {"dir": str(out_dir.relative_to(run_dir.parent)), "interactions": summary}
     try:
         shapes = shape_functions(estimator, data)
-    except TypeError as error:  # not additive (MLP, XGBoost): nothing to draw, the run stays valid
+        files += [shapes.save(out_dir / "shapes.npz"), *save_model_plots(shapes, out_dir, title=title)]
+    except TypeError as error:  # not additive (MLP, XGBoost): no shapes to draw, the run stays valid
         log.warning("explain: %s", error)
-        return {"skipped": str(error)}
-    model = run_dir.parent.name  # records live in <runs>/<experiment>/<dataset>/<model>/
-    files = [shapes.save(out_dir / "shapes.npz"),
-             *save_model_plots(shapes, out_dir, title=f"{model} on {data.spec.name}")]
+        explained["skipped"] = str(error)
     log.info("explain: %d files in %s", len(files), out_dir)
-    return {"dir": str(out_dir.relative_to(run_dir.parent)),
-            "files": [str(p.relative_to(run_dir.parent)) for p in files]}
+    return {**explained, "files": [str(p.relative_to(run_dir.parent)) for p in files]}

@@ -5,6 +5,7 @@
   contribution as a blue dot; for additive models the contribution curve.
 - `draw_experts`: Figure 5, one curve per expert over the rows' routed contributions.
 - `shape_grid`: every feature of a model on one figure (Figures 9-12).
+- `draw_interactions`: the interaction matrix (mean |pair interaction| over rows) as a heatmap.
 Figures are `matplotlib.figure.Figure` objects (no pyplot state, no display needed, safe in workers).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from mixnam.explain.interactions import Interactions
 from mixnam.explain.shapes import ShapeFunction, ShapeFunctions, is_discrete
 
 UPPER, LOWER, DOTS, CURVE, DENSITY = "#1a2a80", "#d62728", "#3b7dd8", "#1a2a80", (0.85, 0.25, 0.25)
@@ -149,3 +151,27 @@ def save_model_plots(shapes: ShapeFunctions, out_dir: str | Path, title: str | N
             draw_experts(ax, shape)
         paths += save_figure(fig, out_dir / "experts")
     return paths
+
+
+def draw_interactions(ax: Axes, result: Interactions, title: str | None = None) -> Axes:
+    """Heatmap of mean |pair interaction| (margin units) with the values written in the cells when few."""
+    matrix, n = result.matrix, len(result.features)
+    image = ax.imshow(matrix, cmap="Blues", vmin=0.0, vmax=max(float(matrix.max()), 1e-12))
+    ax.set_xticks(np.arange(n), result.features, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(np.arange(n), result.features, fontsize=8)
+    if n <= 12:
+        for i, j in zip(*np.triu_indices(n, 1)):
+            for a, b in ((i, j), (j, i)):
+                ax.text(b, a, f"{matrix[a, b]:.2g}", ha="center", va="center", fontsize=6,
+                        color="white" if matrix[a, b] > 0.6 * matrix.max() else "black")
+    ax.figure.colorbar(image, ax=ax, shrink=0.8, label=f"mean |pair| ({result.method})")
+    ax.set_title(title or f"pairwise interactions ({result.method})", fontsize=9)
+    return ax
+
+
+def save_interaction_plots(result: Interactions, out_dir: str | Path, title: str | None = None) -> list[Path]:
+    """`interactions.png/.pdf` beside the shape plots."""
+    size = 2.2 + 0.45 * len(result.features)
+    fig = Figure(figsize=(size + 1.2, size), layout="constrained")
+    draw_interactions(fig.subplots(), result, title)
+    return save_figure(fig, Path(out_dir) / "interactions")

@@ -70,17 +70,12 @@ class ShapeFunctions:
         return bool(self.shapes) and self.shapes[0].upper is not None
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"model": self.model, "features": [s.feature for s in self.shapes],
                 "categorical": [s.categorical for s in self.shapes]}
         arrays = {f"{j}/{f.name}": np.asarray(getattr(s, f.name)) for j, s in enumerate(self.shapes)
                   for f in fields(ShapeFunction) if f.name not in ("feature", "categorical")
                   and getattr(s, f.name) is not None}
-        tmp = path.with_name(f".{path.name}.tmp.npz")
-        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
-        tmp.replace(path)
-        return path
+        return save_npz(path, meta, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "ShapeFunctions":
@@ -90,6 +85,16 @@ class ShapeFunctions:
                                     **{k.split("/", 1)[1]: stored[k] for k in stored.files if k.startswith(f"{j}/")})
                       for j, (name, cat) in enumerate(zip(meta["features"], meta["categorical"]))]
         return cls(meta["model"], shapes)
+
+
+def save_npz(path: str | Path, meta: dict, arrays: dict[str, np.ndarray]) -> Path:
+    """Arrays and a JSON `meta` in one compressed .npz, written to a temporary file and renamed (atomic)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(path)
+    return path
 
 
 def robust_range(values: np.ndarray, tail: float = 1e-3) -> tuple[float, float]:

@@ -10,10 +10,15 @@ w_0 + sum_i sum_k r_ik o_ik (Eq. 7). All features, experts and routes are comput
   (tau = 0.1) during training lets the experts learn different outcomes for the same value;
 - even weights (MixNAM-E): the forward weights are exactly 1/K on the top-K experts, while the
   gradient is the softmax's (a straight-through estimator, phi - phi.detach()).
+- router exclusion (`exclude_from_router`, issue 15): the off-diagonal blocks A_ij with i or j excluded
+  are held at zero by a mask, so an excluded feature steers nobody's experts and nobody steers its
+  own: it enters the prediction additively, while the other features still interact.
 `FIDELITY_KEYS` are the switches of `conf/fidelity/` this model takes: the paper's behaviour by
 default, the authors' code's with `fidelity=code` (README, "Fidelity").
 """
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -54,6 +59,22 @@ class MixNAM(AdditiveModel):
             self.router = nn.Linear(n_features * hidden_dim, n_features * n_experts)
             nn.init.xavier_normal_(self.router.weight)  # as the authors' code
         self.intercept = nn.Parameter(torch.zeros(()))
+        self.register_buffer("router_mask", None, persistent=False)  # set by exclude_from_router
+
+    def exclude_from_router(self, features: Sequence[int]) -> None:
+        """Zero the router blocks between these features and every other (A_ij, A_ji for i excluded, j != i).
+
+        A mask on the weight, not a zeroed weight: the blocks stay zero whatever the optimiser does.
+        Diagonal routing has no such blocks, so it is already additive and nothing changes.
+        """
+        if self.diagonal_routing or not len(features):
+            return
+        blocks = torch.ones(self.n_features, self.n_features)
+        blocks[list(features), :] = 0.0
+        blocks[:, list(features)] = 0.0
+        blocks.fill_diagonal_(1.0)
+        width = self.router.in_features // self.n_features
+        self.router_mask = torch.kron(blocks, torch.ones(self.n_experts, width)).to(self.router.weight)
 
     def _scores(self, latents: Tensor) -> Tensor:
         """phi (Eq. 4) from the (n, B, d) latents -> (B, n, C)."""
@@ -61,6 +82,8 @@ class MixNAM(AdditiveModel):
             return self.router(latents).transpose(0, 1)
         n, batch, width = latents.shape
         flat = latents.transpose(0, 1).reshape(batch, n * width)
+        if self.router_mask is not None:
+            return F.linear(flat, self.router.weight * self.router_mask, self.router.bias).view(batch, n, self.n_experts)
         return self.router(flat).view(batch, n, self.n_experts)
 
     def _routing_weights(self, scores: Tensor) -> Tensor:

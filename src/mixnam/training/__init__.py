@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from mixnam.contracts import Estimator, Problem
 from mixnam.models import MODELS, NEURAL
+from mixnam.training.constraints import check_constraint
 
 _BUILDERS = {
     **{name: "mixnam.training.lightning:build" for name in NEURAL},
@@ -39,5 +40,6 @@ def build_estimator(cfg: DictConfig, problem: Problem) -> Estimator:
         close = difflib.get_close_matches(name, MODELS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UnknownModelError(f"unknown model {name!r}.{hint} Valid models: {', '.join(MODELS)}.")
+    check_constraint(cfg)
     module_name, func = _BUILDERS[name].split(":")
     return getattr(importlib.import_module(module_name), func)(cfg, problem)

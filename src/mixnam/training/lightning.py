@@ -31,6 +31,7 @@ from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
 from mixnam.models.nam import NAM
 from mixnam.models.nbm import NBM
+from mixnam.training.constraints import build_constraint
 from mixnam.contracts import Arrays, FitSummary, Problem
 from mixnam.training.fidelity import check_selection, monitor_name, patience, selection_score
 from mixnam.training.progress import LogProgress, on_terminal, quiet_lightning
@@ -93,10 +94,10 @@ class NeuralTrainingModule(L.LightningModule):
     """Trains any `NeuralModel`: task loss + model penalty; logs the validation metric every epoch."""
 
     def __init__(self, model: NeuralModel, problem: Problem, lr: float, weight_decay: float, max_epochs: int,
-                 compile_model: bool = False, selection: str = "metric"):
+                 compile_model: bool = False, selection: str = "metric", constraint: torch.nn.Module | None = None):
         super().__init__()
         check_selection(selection)
-        self.model, self.problem, self.selection = model, problem, selection
+        self.model, self.problem, self.selection, self.constraint = model, problem, selection, constraint
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
         self.monitor = monitor_name(problem, selection)
         self.task_loss = F.mse_loss if problem.task == "regression" else F.binary_cross_entropy_with_logits
@@ -108,6 +109,8 @@ class NeuralTrainingModule(L.LightningModule):
         x, y = batch
         details = self.forward_details(x)
         loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
+        if self.constraint is not None:  # explanation constraint (issue 15)
+            loss = loss + self.constraint(self.model, x)
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch + 1} (batch {batch_idx + 1}); the "
@@ -258,6 +261,7 @@ class NeuralEstimator:
         L.seed_everything(int(cfg.seed), verbose=False)
         self.fidelity = cfg.get("fidelity") or {}
         self.model = build_model(cfg.model, problem.n_features, self.fidelity)
+        self.constraint = build_constraint(cfg, problem, self.model)
         self.device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
 
     @property
@@ -284,7 +288,8 @@ class NeuralEstimator:
         train_batches = TensorBatches(*tensors(train), batch_size, seed=int(cfg.seed))
         val_batches = TensorBatches(*tensors(val), max(batch_size, PREDICT_BATCH))
         module = NeuralTrainingModule(self.model, self.problem, float(cfg.model.lr), float(cfg.model.weight_decay),
-                                      max_epochs, bool(trainer_cfg.compile), self.fidelity.get("selection") or "metric")
+                                      max_epochs, bool(trainer_cfg.compile), self.fidelity.get("selection") or "metric",
+                                      self.constraint)
         best = BestCheckpoint(run_dir, module.monitor, self.problem.higher_is_better,
                               int(trainer_cfg.checkpoint_every_n_epochs))
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
