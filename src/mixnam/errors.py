@@ -11,3 +11,7 @@ class DataError(MixnamError):
 
 class ConfigError(MixnamError, ValueError):
     """Config values that are each well-typed but do not make a valid experiment together (K > C)."""
+
+
+class InputError(MixnamError, ValueError):
+    """Data given to an estimator's fit/predict that it cannot use (lengths, NaN/inf, columns), with the fix."""
