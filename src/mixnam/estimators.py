@@ -176,7 +176,10 @@ class NeuralAdditiveEstimator(BaseEstimator):
     def _frame(self, X, reset: bool) -> pd.DataFrame:
         """X as a DataFrame with the fitted columns, checked: shape, names, dtypes and NaN/inf (unless imputed)."""
         if isinstance(X, pd.DataFrame):
-            validate_data(self, X, reset=reset, skip_check_array=True)
+            try:
+                validate_data(self, X, reset=reset, skip_check_array=True)
+            except ValueError as error:  # other columns than fit's: sklearn names them, we add the fix
+                raise InputError(f"{error} Give X the columns fit saw, in its order: {self.feature_names_}.") from None
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise InputError(f"X has shape {X.shape}; give at least one row and one column.")
             frame = X.copy()
@@ -223,9 +226,9 @@ class NeuralAdditiveEstimator(BaseEstimator):
         return y
 
     def _checked(self, X, y, reset: bool) -> tuple[pd.DataFrame, np.ndarray]:
-        if y is not None and _num_samples(X) != len(y):
-            raise InputError(f"X has {_num_samples(X)} rows but y has {len(y)} values; give one target value per "
-                             "row of X.")
+        if y is not None and _num_samples(X) != _num_samples(y):
+            raise InputError(f"X has {_num_samples(X)} rows but y has {_num_samples(y)} values; give one target value "
+                             "per row of X.")
         frame = self._frame(X, reset)
         return frame, self._target(y, len(frame))
 
@@ -278,7 +281,8 @@ class NeuralAdditiveEstimator(BaseEstimator):
 
     def _predict_model_units(self, X) -> np.ndarray:
         """Standardised target (regression) or P(positive class), as the harness's estimators predict."""
-        return self.network_.predict(self.preprocessor_.transform(self._rows(X)))
+        rows = self._rows(X)
+        return self.network_.predict(self.preprocessor_.transform(rows))
 
     # -------------------------------------------------------------------------------------- explain
     def explain(self, X, grid_size: int = 128, max_rows: int | None = 50_000) -> ShapeFunctions:
@@ -372,7 +376,8 @@ class NeuralAdditiveRegressor(RegressorMixin, NeuralAdditiveEstimator):
     """Regression: `predict` returns the target in its own units; `score` is R^2."""
 
     def predict(self, X) -> np.ndarray:
-        return self.network_.problem.to_original_units(self._predict_model_units(X))
+        standardised = self._predict_model_units(X)  # first: it says when the estimator is not fitted
+        return self.network_.problem.to_original_units(standardised)
 
 
 class NeuralAdditiveClassifier(ClassifierMixin, NeuralAdditiveEstimator):
@@ -389,8 +394,9 @@ class NeuralAdditiveClassifier(ClassifierMixin, NeuralAdditiveEstimator):
         self.classes_ = np.unique(y)
         if len(self.classes_) != 2:
             what = "only 1 class" if len(self.classes_) == 1 else f"{len(self.classes_)} classes"
-            raise InputError(f"y has {what} ({self.classes_[:5].tolist()}); {type(self).__name__} is binary. Give two "
-                             "classes, or wrap it in sklearn.multiclass.OneVsRestClassifier for more.")
+            raise InputError(f"y has {what} ({self.classes_[:5].tolist()}). Only binary classification is supported "
+                             f"by {type(self).__name__} (one logit): give two classes, or wrap it in "
+                             "sklearn.multiclass.OneVsRestClassifier for more.")
 
     def _model_units(self, y: np.ndarray) -> np.ndarray:
         unknown = set(np.unique(y).tolist()) - set(self.classes_.tolist())
@@ -403,7 +409,8 @@ class NeuralAdditiveClassifier(ClassifierMixin, NeuralAdditiveEstimator):
         return np.column_stack([1 - positive, positive])
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[(self._predict_model_units(X) > 0.5).astype(int)]
+        positive = self._predict_model_units(X) > 0.5  # first: it says when the estimator is not fitted
+        return self.classes_[positive.astype(int)]
 
 
 class MixNAMRegressor(NeuralAdditiveRegressor):
