@@ -179,6 +179,8 @@ class NeuralAdditiveEstimator(BaseEstimator):
             try:
                 validate_data(self, X, reset=reset, skip_check_array=True)
             except ValueError as error:  # other columns than fit's: sklearn names them, we add the fix
+                if reset:
+                    raise
                 raise InputError(f"{error} Give X the columns fit saw, in its order: {self.feature_names_}.") from None
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise InputError(f"X has shape {X.shape}; give at least one row and one column.")
@@ -214,12 +216,10 @@ class NeuralAdditiveEstimator(BaseEstimator):
     def _fill(self, frame: pd.DataFrame) -> pd.DataFrame:
         return frame.fillna(self.fill_values_) if self.fill_values_ else frame
 
-    def _target(self, y, n_rows: int) -> np.ndarray:
+    def _target(self, y) -> np.ndarray:
         if y is None:
             raise InputError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         y = column_or_1d(y, warn=True)
-        if len(y) != n_rows:
-            raise InputError(f"X has {n_rows} rows but y has {len(y)} values; give one target value per row of X.")
         if self.task == "regression":
             return check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
         check_classification_targets(y)
@@ -229,8 +229,7 @@ class NeuralAdditiveEstimator(BaseEstimator):
         if y is not None and _num_samples(X) != _num_samples(y):
             raise InputError(f"X has {_num_samples(X)} rows but y has {_num_samples(y)} values; give one target value "
                              "per row of X.")
-        frame = self._frame(X, reset)
-        return frame, self._target(y, len(frame))
+        return self._frame(X, reset), self._target(y)
 
     def _model_units(self, y: np.ndarray) -> np.ndarray:
         """The target as the harness models it: numbers for regression, 0/1 for the positive class."""
@@ -242,7 +241,13 @@ class NeuralAdditiveEstimator(BaseEstimator):
         if len(X) < MIN_SAMPLES or len(X) - n_val < 2:
             raise InputError(f"got {len(X)} sample{'s' * (len(X) != 1)}; fitting needs at least {MIN_SAMPLES} to "
                              "carve a validation part for early stopping. Give more rows (or X_val, y_val).")
-        stratify = self._model_units(y) if self.task == "classification" else None
+        stratify = None
+        if self.task == "classification":  # both classes in each part, so the validation AUC exists
+            stratify, n_val = self._model_units(y), max(n_val, 2)
+            labels, counts = np.unique(y, return_counts=True)
+            if counts.min() < 2:
+                raise InputError(f"the class {labels[counts.argmin()]!r} has 1 row; the stratified validation part "
+                                 "needs at least 2 rows of each class. Add rows (or give X_val, y_val).")
         return train_test_split(X, y, test_size=n_val, random_state=seed, stratify=stratify)
 
     # ------------------------------------------------------------------------------------------ fit
@@ -413,49 +418,20 @@ class NeuralAdditiveClassifier(ClassifierMixin, NeuralAdditiveEstimator):
         return self.classes_[positive.astype(int)]
 
 
-class MixNAMRegressor(NeuralAdditiveRegressor):
-    """MixNAM (paper Section 3): per feature C experts, mixed by a router that sees every feature."""
+def named_pair(name: str, variant: str, doc: str) -> tuple[type, type]:
+    """The thin regressor and classifier of one variant: only the class attribute `variant` differs."""
+    return tuple(type(f"{name}{kind}", (base,), {"variant": variant, "__doc__": doc, "__module__": __name__})
+                 for kind, base in (("Regressor", NeuralAdditiveRegressor), ("Classifier", NeuralAdditiveClassifier)))
 
 
-class MixNAMClassifier(NeuralAdditiveClassifier):
-    """MixNAM (paper Section 3): per feature C experts, mixed by a router that sees every feature."""
-
-
-class MixNAMDRegressor(NeuralAdditiveRegressor):
-    """MixNAM-D (Appendix G): each feature routes on itself (Gumbel-softmax in training); strictly additive."""
-
-    variant = "mixnam_d"
-
-
-class MixNAMDClassifier(NeuralAdditiveClassifier):
-    """MixNAM-D (Appendix G): each feature routes on itself (Gumbel-softmax in training); strictly additive."""
-
-    variant = "mixnam_d"
-
-
-class MixNAMERegressor(NeuralAdditiveRegressor):
-    """MixNAM-E (Appendix H): even weights over the top-K experts."""
-
-    variant = "mixnam_e"
-
-
-class MixNAMEClassifier(NeuralAdditiveClassifier):
-    """MixNAM-E (Appendix H): even weights over the top-K experts."""
-
-    variant = "mixnam_e"
-
-
-class NAMRegressor(NeuralAdditiveRegressor):
-    """NAM: one network per feature, summed (MixNAM with one expert and no router)."""
-
-    variant = "nam"
-
-
-class NAMClassifier(NeuralAdditiveClassifier):
-    """NAM: one network per feature, summed (MixNAM with one expert and no router)."""
-
-    variant = "nam"
-
+MixNAMRegressor, MixNAMClassifier = named_pair(
+    "MixNAM", "mixnam", "MixNAM (paper Section 3): per feature C experts, mixed by a router that sees every feature.")
+MixNAMDRegressor, MixNAMDClassifier = named_pair(
+    "MixNAMD", "mixnam_d", "MixNAM-D (Appendix G): each feature routes on itself (Gumbel-softmax in training).")
+MixNAMERegressor, MixNAMEClassifier = named_pair(
+    "MixNAME", "mixnam_e", "MixNAM-E (Appendix H): even weights over the top-K experts.")
+NAMRegressor, NAMClassifier = named_pair(
+    "NAM", "nam", "NAM: one network per feature, summed (MixNAM with one expert and no router).")
 
 ESTIMATORS = {cls.__name__: cls for cls in (
     MixNAMRegressor, MixNAMClassifier, MixNAMDRegressor, MixNAMDClassifier, MixNAMERegressor, MixNAMEClassifier,
