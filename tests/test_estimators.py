@@ -71,10 +71,10 @@ def test_validation_part_is_seeded_and_fitted_inside_fit_so_cross_validation_nev
     X, y = table()
     first, second = MixNAMClassifier(**TINY).fit(X, y), MixNAMClassifier(**TINY).fit(X, y)
     assert np.array_equal(first.predict_proba(X), second.predict_proba(X)), "same random_state, same model"
-    fitted = first.preprocessor_.fitted_rows
-    assert len(fitted) == len(X) - int(np.ceil(0.2 * len(X))), "preprocessing saw the training part only"
-    held_out = np.setdiff1d(X.index, fitted)
-    assert set(y[held_out]) == {"buys", "leaves"}, "the stratified validation part keeps both classes"
+    held_out = np.setdiff1d(X.index, first.preprocessor_.fitted_rows)  # preprocessing saw the training part only
+    assert abs(len(held_out) - 0.2 * len(X)) <= 1
+    for label in ("buys", "leaves"):
+        assert abs(np.mean(y[held_out] == label) - np.mean(y == label)) < 0.02, "stratified by class"
     scores = cross_val_score(MixNAMClassifier(**TINY), X, y, cv=3)
     assert len(scores) == 3 and np.all(scores > 0.6)
 
@@ -128,7 +128,8 @@ def test_saved_and_loaded_in_a_fresh_process_it_predicts_identically(tmp_path):
     np.save(tmp_path / "before.npy", model.predict_proba(X))
     script = (f"import numpy as np, pandas as pd\nfrom mixnam import MixNAMClassifier\n"
               f"model = MixNAMClassifier.load({str(path)!r})\n"
-              f"np.save({str(tmp_path / 'after.npy')!r}, model.predict_proba(pd.read_csv({str(tmp_path / 'rows.csv')!r})))")
+              f"rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})\n"
+              f"np.save({str(tmp_path / 'after.npy')!r}, model.predict_proba(rows))")
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
     assert np.array_equal(np.load(tmp_path / "before.npy"), np.load(tmp_path / "after.npy"))
     loaded = MixNAMClassifier.load(path)

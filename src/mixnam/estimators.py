@@ -10,7 +10,8 @@ models and training loop (`mixnam.training.lightning`: AdamW, cosine schedule, e
 validation part, the best-validation weights), the same explanations (`mixnam.explain`).
 
 - `fit(X, y, X_val=None, y_val=None)`: without a validation set, a seeded `validation_fraction` of
-  the rows is carved out for early stopping (stratified for classifiers), as the harness protocol.
+  the rows is carved out for early stopping (of each class for classifiers, as the harness protocol's
+  stratified split, and at least one row of each).
   Non-numeric columns (text, `category`; cast a coded integer column to `category`) are categorical.
 - Hyper-parameters are constructor arguments, defaulting to the paper's Housing settings (Table 5)
   except the epoch budget: `max_epochs=100` (minutes on a laptop; the paper's budget is 1,000).
@@ -117,7 +118,8 @@ class NeuralAdditiveEstimator(BaseEstimator):
                  precision: str = "32-true", random_state: int | None = 0, verbose: bool = False):
         self.n_layers, self.hidden_dim, self.n_experts, self.top_k = n_layers, hidden_dim, n_experts, top_k
         self.dropout, self.dropout_expert = dropout, dropout_expert
-        self.output_penalty, self.variation_penalty, self.normalization = output_penalty, variation_penalty, normalization
+        self.output_penalty, self.variation_penalty = output_penalty, variation_penalty
+        self.normalization = normalization
         self.batch_size, self.lr, self.weight_decay, self.max_epochs = batch_size, lr, weight_decay, max_epochs
         self.validation_fraction, self.impute = validation_fraction, impute
         self.device, self.precision, self.random_state, self.verbose = device, precision, random_state, verbose
@@ -236,19 +238,25 @@ class NeuralAdditiveEstimator(BaseEstimator):
         return y
 
     def _split(self, X: pd.DataFrame, y: np.ndarray, seed: int):
-        """The seeded validation part for early stopping (stratified for classifiers)."""
+        """The seeded validation part for early stopping: `validation_fraction` of the rows, of each class for
+        classifiers and at least one of each, so the validation AUC exists even on a small, skewed table."""
+        rows = np.arange(len(X))
         n_val = math.ceil(self.validation_fraction * len(X))
         if len(X) < MIN_SAMPLES or len(X) - n_val < 2:
             raise InputError(f"got {len(X)} sample{'s' * (len(X) != 1)}; fitting needs at least {MIN_SAMPLES} to "
                              "carve a validation part for early stopping. Give more rows (or X_val, y_val).")
-        stratify = None
-        if self.task == "classification":  # both classes in each part, so the validation AUC exists
-            stratify, n_val = self._model_units(y), max(n_val, 2)
+        if self.task == "regression":
+            val = train_test_split(rows, test_size=n_val, random_state=seed)[1]
+        else:
             labels, counts = np.unique(y, return_counts=True)
             if counts.min() < 2:
-                raise InputError(f"the class {labels[counts.argmin()]!r} has 1 row; the stratified validation part "
-                                 "needs at least 2 rows of each class. Add rows (or give X_val, y_val).")
-        return train_test_split(X, y, test_size=n_val, random_state=seed, stratify=stratify)
+                raise InputError(f"the class {labels[counts.argmin()].item()!r} has 1 row; the validation part needs "
+                                 "a row of each class and training another. Add rows (or give X_val, y_val).")
+            rng = np.random.default_rng(seed)
+            val = np.concatenate([rng.permutation(rows[y == label])[:max(1, round(self.validation_fraction * count))]
+                                  for label, count in zip(labels, counts)])
+        train = np.setdiff1d(rows, val)
+        return X.iloc[train], X.iloc[val], y[train], y[val]
 
     # ------------------------------------------------------------------------------------------ fit
     def fit(self, X, y, X_val=None, y_val=None):
@@ -316,7 +324,8 @@ class NeuralAdditiveEstimator(BaseEstimator):
             "categorical": self.categorical_, "fill_values": self.fill_values_,
             "classes": self.classes_.tolist() if hasattr(self, "classes_") else None,
             "preprocessing": self.preprocessor_.state(), "problem": asdict(self.network_.problem),
-            "seed": int(self.network_.cfg.seed), "fit": {"best_epoch": self.best_epoch_, "epochs_run": self.epochs_run_},
+            "seed": int(self.network_.cfg.seed),
+            "fit": {"best_epoch": self.best_epoch_, "epochs_run": self.epochs_run_},
             "weights": {k: v.detach().cpu() for k, v in self.network_.model.state_dict().items()},
         }
         tmp = path.with_name(f".{path.name}.tmp")
@@ -353,7 +362,7 @@ class NeuralAdditiveEstimator(BaseEstimator):
             estimator.network_.model.load_state_dict(payload["weights"])
         except RuntimeError as error:
             raise InputError(f"{path}'s weights do not fit this version's {saved.__name__} ({error}). It was saved "
-                             f"with {payload['versions']}; this is {versions()}: load it with those versions.") from None
+                             f"with {payload['versions']}; this is {versions()}: load it with those.") from None
         estimator.best_epoch_, estimator.epochs_run_ = payload["fit"]["best_epoch"], payload["fit"]["epochs_run"]
         return estimator
 
