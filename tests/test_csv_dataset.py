@@ -37,7 +37,7 @@ def options(path: str, **extra) -> dict:
 def test_mixnam_and_xgboost_run_on_a_users_csv_and_the_report_shows_them(tmp_path):
     path = write(tmp_path, shop())
     sweep(tmp_path, "model=mixnam,xgboost", "dataset=csv", f"dataset.path={path}", "dataset.target=bought",
-          "split=0", "seed=0", "trainer.max_epochs=2", "model.hidden_dim=16")
+          "split=0", "seed=0", "trainer.max_epochs=2")
     by_model = {r["model"]: r for r in records(tmp_path).values()}
     assert set(by_model) == {"mixnam", "xgboost"}
     for record in by_model.values():
