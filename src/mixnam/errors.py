@@ -44,3 +44,7 @@ class Interrupted(BaseException):
         where = f" during epoch {self.epoch} of {self.max_epochs}" if self.epoch else " before training started"
         saved = f"; last checkpoint {self.checkpoint}" if self.checkpoint else ""
         return f"interrupted by {self.signal_name}{where}{saved}; rerun the same command with resume=true to continue"
+
+
+class InputError(MixnamError, ValueError):
+    """Data given to an estimator's fit/predict that it cannot use (lengths, NaN/inf, columns), with the fix."""

@@ -62,7 +62,7 @@ def _data_and_estimator(cfg: DictConfig):
 
     data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
                 mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
-                options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None,
+                options=OmegaConf.to_container(cfg.dataset.options, resolve=True) if "options" in cfg.dataset else None,
                 tail_validation=OmegaConf.select(cfg, "fidelity.year_validation") or "node_rows")
     return data, build_estimator(cfg, data.problem)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mixnam.contracts import Arrays, Problem
-from mixnam.data import decoy, synthetic  # noqa: F401  (register the generated datasets beside the public ones)
+from mixnam.data import csv, decoy, synthetic  # noqa: F401  (register the user's CSV and the generated datasets)
 from mixnam.data.datasets import DATASETS, DatasetSpec, get_spec, read
 from mixnam.data.preprocess import Preprocessor, categorical_columns
 from mixnam.data.splits import SplitIndices, split_indices
@@ -61,10 +61,13 @@ def load(name: str, split: int = 0, seed: int = 0, data_dir: str | Path = "data"
          tail_validation: str = "node_rows") -> LoadedSplit:
     """One split, preprocessed; `tail_validation` picks Year's validation rows (`fidelity.year_validation`)."""
     spec = get_spec(name)
+    if spec.configure is not None:  # the user's file: its options say what it is
+        spec, options = spec.configure(options or {}), None
     data_dir = Path(data_dir)
     X, y = read(spec, data_dir, mirror, verify_rows=verify_rows, seed=seed, options=options)
     indices = split_indices(spec.protocol if spec.protocol != "generated" else "holdout", y, split, seed,
-                            _fold_dir(name, data_dir, mirror), spec.n_rows, spec.test_rows, tail_validation)
+                            _fold_dir(name, data_dir, mirror), spec.n_rows, spec.test_rows, tail_validation,
+                            stratified=spec.task == "classification")
     if max_rows is not None and max_rows < len(X):
         indices = _subsample(indices, max_rows, len(X))
     categorical = categorical_columns(X)

@@ -37,6 +37,8 @@ class DatasetSpec:
     fold_dir_hint: str = ""  # where NODE-GAM's fold files go
     generator: Callable[..., tuple[pd.DataFrame, np.ndarray]] | None = None
     options: dict = field(default_factory=dict)
+    # A dataset whose task and protocol are the user's (dataset=csv): options -> the concrete spec.
+    configure: Callable[[dict], "DatasetSpec"] | None = None
 
 
 # --------------------------------------------------------------------------------------------- readers

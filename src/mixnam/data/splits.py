@@ -8,7 +8,8 @@
   present: the authors' loader returns NODE's validation rows under a key their trainer never reads.
 - cv (MIMIC-II/III, Income, Credit): NODE-GAM's fold files `train{k}.txt` / `test{k}.txt` when present,
   else deterministic StratifiedKFold(5, shuffle, random_state=1377); validation = stratified 20% of
-  the training fold with random_state=seed (NAE).
+  the training fold with random_state=seed (NAE). A regression target (the user's CSV) gets plain
+  KFold and a plain 20% carve-out instead.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
 from mixnam.data.sources import check_text_file
 from mixnam.errors import DataError
@@ -80,7 +81,7 @@ def tail(n_rows: int, canonical_rows: int | None, test_rows: int, seed: int, fol
                         f"last {test_rows} rows test; validation = 20% of {origin}, random_state={seed}")
 
 
-def cross_validation(y: np.ndarray, fold: int, seed: int, fold_dir: Path) -> SplitIndices:
+def cross_validation(y: np.ndarray, fold: int, seed: int, fold_dir: Path, stratified: bool = True) -> SplitIndices:
     if not 0 <= fold < N_FOLDS:
         raise DataError(f"split={fold} is not a fold of 5-fold cross-validation; use split=0..4.")
     n_rows = len(y)
@@ -89,22 +90,23 @@ def cross_validation(y: np.ndarray, fold: int, seed: int, fold_dir: Path) -> Spl
         train_fold, test = _read_index_file(train_file, n_rows), _read_index_file(test_file, n_rows)
         source = f"NODE-GAM fold files {train_file.name}/{test_file.name}"
     else:
-        folds = StratifiedKFold(N_FOLDS, shuffle=True, random_state=FOLD_SEED).split(np.zeros(n_rows), y)
-        train_fold, test = list(folds)[fold]
-        source = (f"generated stratified 5-fold CV (StratifiedKFold shuffle, random_state={FOLD_SEED}), fold {fold}"
-                  " - NODE-GAM's fold files not found")
-    train, val = train_test_split(train_fold, test_size=0.2, random_state=seed, stratify=y[train_fold])
-    return SplitIndices(np.sort(train), np.sort(val), np.sort(test),
-                        source + f"; validation = stratified 20% of the training fold, random_state={seed}")
+        splitter = (StratifiedKFold if stratified else KFold)(N_FOLDS, shuffle=True, random_state=FOLD_SEED)
+        train_fold, test = list(splitter.split(np.zeros(n_rows), y))[fold]
+        source = (f"generated {'stratified ' * stratified}5-fold CV ({type(splitter).__name__} shuffle, "
+                  f"random_state={FOLD_SEED}), fold {fold} - NODE-GAM's fold files not found")
+    train, val = train_test_split(train_fold, test_size=0.2, random_state=seed,
+                                  stratify=y[train_fold] if stratified else None)
+    return SplitIndices(np.sort(train), np.sort(val), np.sort(test), source + f"; validation = "
+                        f"{'stratified ' * stratified}20% of the training fold, random_state={seed}")
 
 
 def split_indices(protocol: str, y: np.ndarray, split: int, seed: int, fold_dir: Path,
                   canonical_rows: int | None = None, test_rows: int | None = None,
-                  tail_validation: str = "node_rows") -> SplitIndices:
+                  tail_validation: str = "node_rows", stratified: bool = True) -> SplitIndices:
     if protocol == "holdout":
         return holdout(len(y))
     if protocol == "tail":
         return tail(len(y), canonical_rows, test_rows, seed, fold_dir, tail_validation)
     if protocol == "cv":
-        return cross_validation(y, split, seed, fold_dir)
+        return cross_validation(y, split, seed, fold_dir, stratified)
     raise ValueError(f"unknown protocol {protocol!r}")

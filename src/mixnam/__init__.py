@@ -1,0 +1,19 @@
+"""mixnam: the MixNAM paper's harness, and its models as scikit-learn estimators.
+
+`from mixnam import MixNAMClassifier` (see `mixnam.estimators`). The estimators are imported on first
+use, so `import mixnam.<module>` stays as light as that module (the command line starts quickly).
+"""
+from __future__ import annotations
+
+ESTIMATORS = ("MixNAMRegressor", "MixNAMClassifier", "MixNAMDRegressor", "MixNAMDClassifier", "MixNAMERegressor",
+              "MixNAMEClassifier", "NAMRegressor", "NAMClassifier", "NeuralAdditiveRegressor",
+              "NeuralAdditiveClassifier")
+__all__ = list(ESTIMATORS)
+
+
+def __getattr__(name: str):
+    if name in ESTIMATORS:
+        from mixnam import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module 'mixnam' has no attribute {name!r}")

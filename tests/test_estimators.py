@@ -1,0 +1,165 @@
+"""MixNAM on your own data with scikit-learn: the estimators meet scikit-learn's contract, fit on a
+DataFrame with categories, explain themselves with expert bounds, say what is wrong with bad input,
+and come back from disk predicting exactly what they predicted before, in a fresh process."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+from sklearn.utils.estimator_checks import check_estimator
+
+from mixnam import MixNAMClassifier, MixNAMDRegressor, MixNAMRegressor, NAMClassifier
+from mixnam.errors import InputError
+from mixnam.estimators import SAVE_FORMAT, NeuralAdditiveEstimator
+from tests.conftest import ROOT
+
+TINY = dict(n_layers=1, hidden_dim=16, max_epochs=30, lr=3e-2, batch_size=64)  # seconds per fit; R^2 > 0.7 in the checks
+# Checks allowed to fail (they run; a pass is fine), and why.
+EXPECTED_FAILED_CHECKS = {
+    "check_methods_subset_invariance": "float32 matrix products round differently for a batch of 1 row than of 40: "
+                                       "predictions differ by ~1e-7 (float32's precision), the check allows 1e-7",
+}
+
+
+def table(n_rows: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """Two numeric features and a text one; the label follows x1 and the city."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"x1": rng.normal(size=n_rows), "x2": rng.uniform(size=n_rows),
+                      "city": rng.choice(["Paris", "Lyon", "Nice"], n_rows)})
+    y = np.where(X.x1 + 1.5 * (X.city == "Paris") + 0.3 * rng.normal(size=n_rows) > 0.5, "buys", "leaves")
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def classifier() -> MixNAMClassifier:
+    """One fitted classifier that several tests read (never modify)."""
+    return MixNAMClassifier(**TINY).fit(*table())
+
+
+@pytest.mark.parametrize("estimator", [MixNAMRegressor(**TINY), MixNAMClassifier(**TINY)],
+                         ids=lambda e: type(e).__name__)
+def test_passes_scikit_learns_check_estimator(estimator):
+    check_estimator(estimator, expected_failed_checks=EXPECTED_FAILED_CHECKS)
+
+
+def test_hyper_parameters_are_the_papers_housing_settings_and_clone_keeps_them():
+    params = MixNAMRegressor().get_params()
+    assert {k: params[k] for k in ("n_layers", "hidden_dim", "lr", "weight_decay", "batch_size", "dropout",
+                                    "dropout_expert", "output_penalty", "variation_penalty")} == {
+        "n_layers": 4, "hidden_dim": 128, "lr": 5.97e-4, "weight_decay": 5.29e-5, "batch_size": 2048, "dropout": 0.1,
+        "dropout_expert": 0.2, "output_penalty": 1.97e-5, "variation_penalty": 0.1}  # paper Table 5
+    model = MixNAMClassifier().set_params(n_experts=8, top_k=2, random_state=3)
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    assert copy._model_config()["n_experts"] == 8 and MixNAMDRegressor()._model_config()["n_experts"] == 64
+
+
+def test_fits_a_dataframe_with_categories_and_handles_unseen_ones(classifier):
+    X, y = table()
+    model = classifier
+    assert list(model.classes_) == ["buys", "leaves"] and model.categorical_ == ["city"]
+    assert model.score(X, y) > 0.75, "the label follows x1 and the city"
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), 2) and np.allclose(proba.sum(1), 1)
+    unseen = X.head(3).assign(city="Tokyo")
+    assert np.isfinite(model.predict_proba(unseen)).all(), "an unseen city is encoded as the training mean"
+    assert set(model.predict(unseen)) <= {"buys", "leaves"}
+
+
+def test_validation_part_is_seeded_and_fitted_inside_fit_so_cross_validation_never_leaks(classifier):
+    X, y = table()
+    first, second = classifier, MixNAMClassifier(**TINY).fit(X, y)
+    assert np.array_equal(first.predict_proba(X), second.predict_proba(X)), "same random_state, same model"
+    held_out = np.setdiff1d(X.index, first.preprocessor_.fitted_rows)  # preprocessing saw the training part only
+    assert abs(len(held_out) - 0.2 * len(X)) <= 1
+    for label in ("buys", "leaves"):
+        assert abs(np.mean(y[held_out] == label) - np.mean(y == label)) < 0.02, "stratified by class"
+    scores = cross_val_score(MixNAMClassifier(**TINY), X, y, cv=3)
+    assert len(scores) == 3 and np.all(scores > 0.6)
+
+
+def test_explain_gives_shape_functions_with_expert_bounds_and_plot_draws_them():
+    X, y = table()
+    model = MixNAMRegressor(**TINY).fit(X, (y == "buys").astype(float) + X.x2)
+    shapes = model.explain(X)
+    assert [s.feature for s in shapes] == ["x1", "x2", "city"] and shapes.is_mixture
+    for shape in shapes:
+        assert np.all(shape.upper >= shape.lower - 1e-9), "Eq. 9: the upper bound is above the lower one"
+        assert len(shape.rows_contribution) == len(X)
+    assert list(shapes["city"].grid) == ["Lyon", "Nice", "Paris"]
+    assert isinstance(model.plot(X), Figure) and isinstance(model.plot(X, feature="x1", experts=True), Figure)
+    nam = NAMClassifier(**TINY).fit(X, y).explain(X)
+    assert not nam.is_mixture and nam["x1"].upper is None, "NAM has one expert: a curve, no bounds"
+
+
+@pytest.mark.parametrize("call,fragments", [
+    (lambda m, X, y: m.fit(X, y[:-1]), ["X has 240 rows but y has 239 values"]),
+    (lambda m, X, y: m.fit(X.assign(x2=np.where(X.index == 7, np.nan, X.x2)), y), ["NaN or inf", "['x2']", "impute="]),
+    (lambda m, X, y: m.fit(X.assign(x1=np.inf), y), ["NaN or inf", "['x1']"]),
+    (lambda m, X, y: m.fit(X, np.array(["a", "b", "c"])[np.arange(len(y)) % 3]),
+     ["Only binary classification", "OneVsRestClassifier"]),
+    (lambda m, X, y: m.set_params(impute="zero").fit(X, y), ["impute='zero'", "'median'"]),
+])
+def test_bad_input_gets_one_message_naming_the_problem_and_the_fix(call, fragments):
+    X, y = table()
+    with pytest.raises(InputError) as error:
+        call(MixNAMClassifier(**TINY), X, y)
+    for fragment in fragments:
+        assert fragment in str(error.value)
+
+
+def test_wrong_columns_at_predict_time_are_named_and_nan_can_be_imputed():
+    X, y = table()
+    gaps = X.assign(x2=np.where(X.index % 10 == 0, np.nan, X.x2))
+    model = MixNAMClassifier(**TINY, impute="median").fit(gaps, y)
+    assert model.fill_values_["x2"] == pytest.approx(np.nanmedian(gaps.x2), abs=0.1)
+    assert np.isfinite(model.predict_proba(gaps)).all()
+    with pytest.raises(InputError, match=re.escape("Feature names unseen at fit time:\n- age")) as error:
+        model.predict(X.rename(columns={"x1": "age"}))
+    assert "Give X the columns fit saw, in its order: ['x1', 'x2', 'city']" in str(error.value)
+
+
+def test_saved_and_loaded_in_a_fresh_process_it_predicts_identically(tmp_path, classifier):
+    X, model = table()[0], classifier
+    path = model.save(tmp_path / "model.pt")
+    X.to_csv(tmp_path / "rows.csv", index=False)
+    np.save(tmp_path / "before.npy", model.predict_proba(X))
+    script = (f"import numpy as np, pandas as pd\nfrom mixnam import MixNAMClassifier\n"
+              f"model = MixNAMClassifier.load({str(path)!r})\n"
+              f"rows = pd.read_csv({str(tmp_path / 'rows.csv')!r})\n"
+              f"np.save({str(tmp_path / 'after.npy')!r}, model.predict_proba(rows))")
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
+    assert np.array_equal(np.load(tmp_path / "before.npy"), np.load(tmp_path / "after.npy"))
+    loaded = MixNAMClassifier.load(path)
+    assert loaded.get_params() == model.get_params() and list(loaded.classes_) == list(model.classes_)
+
+
+def test_load_names_the_version_mismatch_and_refuses_unsafe_files(tmp_path, classifier):
+    import torch
+
+    path = classifier.save(tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    torch.save({**payload, "format": SAVE_FORMAT + 1, "versions": {**payload["versions"], "mixnam": "9.9"}},
+               tmp_path / "future.pt")
+    with pytest.raises(InputError, match=r"saved by mixnam 9\.9 in file format 2.*Install mixnam==9\.9"):
+        NeuralAdditiveEstimator.load(tmp_path / "future.pt")
+    torch.save({"code": object()}, tmp_path / "pickle.pt")  # needs unpickling arbitrary objects: refused
+    with pytest.raises(InputError, match="cannot be read as a saved mixnam estimator"):
+        NeuralAdditiveEstimator.load(tmp_path / "pickle.pt")
+    with pytest.raises(InputError, match="holds a MixNAMClassifier, not a MixNAMRegressor"):
+        MixNAMRegressor.load(path)
+
+
+def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    [example] = re.findall(r"```python\n(.*?)```", readme.split("## MixNAM on your own data")[1], flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "README.md", "exec"), {})
+    assert (tmp_path / "breast_cancer_shapes.png").stat().st_size > 0
