@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mixnam.errors import MixnamError
 from mixnam.explain import explain_run, interpretability
+from mixnam.models.budget import capped_settings
 from mixnam.reporting.records import (
     environment,
     find_completed,
@@ -36,6 +37,7 @@ def _base_record(cfg: DictConfig) -> dict:
         "config": result_config(cfg), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "env": environment(cfg.paths.root, str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))),
         "max_epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
+        "budget_capped": capped_settings(cfg),  # the model settings the profile's budget_caps lowered
     }
 
 
@@ -57,7 +59,8 @@ def _data_and_estimator(cfg: DictConfig):
 
     data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
                 mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
-                options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None)
+                options=OmegaConf.to_container(cfg.dataset.options) if "options" in cfg.dataset else None,
+                cache_dir=cfg.paths.cache_dir)
     return data, build_estimator(cfg, data.problem)
 
 

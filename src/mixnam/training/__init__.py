@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from mixnam.contracts import Estimator, Problem
 from mixnam.models import MODELS, NEURAL
+from mixnam.models.budget import with_budget_caps
 
 _BUILDERS = {
     **{name: "mixnam.training.lightning:build" for name in NEURAL},
@@ -33,11 +34,11 @@ class UnknownModelError(ValueError):
 
 
 def build_estimator(cfg: DictConfig, problem: Problem) -> Estimator:
-    """Build the estimator named by `cfg.model.name` for this problem."""
+    """Build the estimator named by `cfg.model.name` for this problem, within the profile's `budget_caps`."""
     name = cfg.model.name
     if name not in _BUILDERS:
         close = difflib.get_close_matches(name, MODELS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise UnknownModelError(f"unknown model {name!r}.{hint} Valid models: {', '.join(MODELS)}.")
     module_name, func = _BUILDERS[name].split(":")
-    return getattr(importlib.import_module(module_name), func)(cfg, problem)
+    return getattr(importlib.import_module(module_name), func)(with_budget_caps(cfg), problem)
