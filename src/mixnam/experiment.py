@@ -78,10 +78,10 @@ def explain_finished(cfg: DictConfig, record: dict, path: Path) -> dict:
     return record
 
 
-def _kept_if_it_fails(what: str, fn, *args) -> dict:
+def _kept_if_it_fails(what: str, fn, *args, **kwargs) -> dict:
     """Metrics and plots of a finished fit: their bug is recorded, never loses the fit."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except Exception as error:  # noqa: BLE001
         log.warning("%s failed: %s: %s", what, type(error).__name__, error)
         return {"error": f"{type(error).__name__}: {error}"}
@@ -110,7 +110,9 @@ def run(cfg: DictConfig) -> dict:
         record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
                       **summary.extra)
         # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
-        record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data)
+        rows = cfg.interpretability.max_rows  # null: the metrics' own default
+        record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data,
+                                                       **({"max_rows": int(rows)} if rows else {}))
         if cfg.explain:
             record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
         record["status"] = "completed"
