@@ -74,8 +74,8 @@ def _split_and_preprocess(spec: DatasetSpec, X: pd.DataFrame, y: np.ndarray, spl
     def arrays(rows: np.ndarray) -> Arrays:
         return Arrays(pre.transform(X.iloc[rows]), pre.transform_target(y[rows]))
 
-    return dict(indices=indices, preprocessor=pre, problem=problem, train=Arrays(X_train, y_train),
-                val=arrays(indices.val), test=arrays(indices.test))
+    return {"indices": indices, "preprocessor": pre, "problem": problem, "train": Arrays(X_train, y_train),
+            "val": arrays(indices.val), "test": arrays(indices.test)}
 
 
 def load(name: str, split: int = 0, seed: int = 0, data_dir: str | Path = "data", mirror: str | None = None,
