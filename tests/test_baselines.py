@@ -17,11 +17,11 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 import mixnam.data
 import mixnam.models
 import mixnam.training
+from mixnam.contracts import Problem
 from mixnam.errors import ConfigError, MixnamError
 from mixnam.experiment import run
 from mixnam.models import LIBRARY
 from mixnam.models.budget import capped_settings
-from mixnam.contracts import Problem
 from tests.conftest import ROOT
 from tests.test_models import single_thread  # noqa: F401 - autouse fixture
 

@@ -11,8 +11,20 @@ import pandas as pd
 from mixnam.contracts import Arrays, Problem
 from mixnam.data import synthetic  # noqa: F401  (registers the synthetic studies beside the public datasets)
 from mixnam.data.cache import cache_key, cached
-from mixnam.data.datasets import DATASETS, DatasetSpec, get_spec, raw_content, raw_paths, read
-from mixnam.data.preprocess import N_QUANTILES, QUANTILE_NOISE, Preprocessor, categorical_columns
+from mixnam.data.datasets import (
+    DATASETS,
+    DatasetSpec,
+    get_spec,
+    raw_content,
+    raw_paths,
+    read,
+)
+from mixnam.data.preprocess import (
+    N_QUANTILES,
+    QUANTILE_NOISE,
+    Preprocessor,
+    categorical_columns,
+)
 from mixnam.data.splits import SplitIndices, split_indices
 
 __all__ = ["DATASETS", "DatasetSpec", "LoadedSplit", "Preprocessor", "get_spec", "load"]
