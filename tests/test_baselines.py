@@ -16,10 +16,12 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 import mixnam.data
 import mixnam.models
-from mixnam.errors import MixnamError
+import mixnam.training
+from mixnam.contracts import Problem
+from mixnam.errors import ConfigError, MixnamError
 from mixnam.experiment import run
 from mixnam.models import LIBRARY
-from mixnam.contracts import Problem
+from mixnam.models.budget import capped_settings
 from tests.conftest import ROOT
 from tests.test_models import single_thread  # noqa: F401 - autouse fixture
 
@@ -125,29 +127,52 @@ def test_linear_and_spline_pick_their_penalty_on_the_validation_split(mirror):
         assert scores[str(extra[key])] == min(scores.values())  # RMSE: lower is better
 
 
-def test_node_family_takes_nodegams_published_settings_and_smoke_caps_its_steps():
+def test_node_family_takes_nodegams_published_settings():
     income = OmegaConf.to_container(config("model=nodegam", "dataset=income").model)
     assert income.items() >= {"arch": "GAM", "ga2m": 0, "num_trees": 666, "num_layers": 3, "depth": 4}.items()
     assert config("model=nodega2m", "dataset=income").model.ga2m == 1
     assert config("model=node", "dataset=credit").model.arch == "ODST"
     assert config("model=nodega2m", "dataset=housing").model.num_trees == 200  # nothing published: defaults
-    assert config("model=node", "profile=smoke").trainer.max_epochs == 2
 
 
-def test_a_smoke_check_caps_the_spline_iterations_at_its_epoch_budget():
-    from mixnam.models.spline import build
+def settings(estimator) -> dict:
+    """What a built estimator will run with: its library's parameters (interpret, XGBoost), NODE's
+    hyper-parameters, or the attributes of our own wrapper (linear, spline)."""
+    if hasattr(getattr(estimator, "model", None), "get_params"):
+        return estimator.model.get_params()
+    return vars(estimator.args) if hasattr(estimator, "args") else vars(estimator)
 
-    problem = Problem("classification", "auc", ("a", "b"))
-    assert build(config("model=spline", "dataset=credit"), problem).max_iter == 500
-    assert build(config("model=spline", "dataset=credit", "profile=smoke"), problem).max_iter == 2
 
-
-def test_a_smoke_check_caps_nodes_trees_so_the_published_credit_model_fits_in_memory():
-    from mixnam.models.node import build
-
+@pytest.mark.parametrize("model", LIBRARY)
+def test_a_smoke_check_caps_every_library_models_own_budget(model):
+    """profile=smoke lowers each library model's budget below the paper's (Credit: NODE's 3 x 1,333 trees)."""
     problem = Problem("classification", "auc", tuple(f"x{i}" for i in range(30)))
-    assert build(config("model=node", "dataset=credit"), problem).args.num_trees == 1333
-    assert build(config("model=node", "dataset=credit", "profile=smoke"), problem).args.num_trees == 64
+    paper_cfg, smoke_cfg = (config(f"model={model}", "dataset=credit", f"profile={p}") for p in ("paper", "smoke"))
+    paper, smoke = (settings(mixnam.training.build_estimator(c, problem)) for c in (paper_cfg, smoke_cfg))
+    ceilings = OmegaConf.to_container(smoke_cfg.budget_caps[model])
+    assert ceilings, f"profile=smoke leaves {model}'s budget as configured"
+    for key, ceiling in ceilings.items():
+        assert smoke[key] <= ceiling and smoke[key] != paper[key], f"{model}: {key} {paper[key]} -> {smoke[key]}"
+    assert capped_settings(smoke_cfg) == {key: smoke[key] for key in ceilings} and capped_settings(paper_cfg) == {}
+
+
+def test_a_smoke_check_caps_neural_models_at_its_epoch_budget():
+    assert all(config(f"model={model}", "profile=smoke").trainer.max_epochs == 2 for model in mixnam.models.NEURAL)
+    estimator = mixnam.training.build_estimator(config("model=mixnam", "profile=smoke"), Problem("regression", "rmse", ("a",)))
+    assert estimator.cfg.trainer.max_epochs == 2  # what its fit reads
+    assert config("model=node", "profile=smoke").trainer.max_epochs == 2  # NODE's steps: 2 epochs of batches
+
+
+def test_a_cap_below_the_configured_value_wins_and_one_above_it_changes_nothing():
+    cfg = config("model=xgboost", "+budget_caps.xgboost.n_estimators=50", "+budget_caps.xgboost.max_depth=100")
+    assert capped_settings(cfg) == {"n_estimators": 50, "max_depth": 6}
+
+
+@pytest.mark.parametrize("override,problem", [("+budget_caps.xgbost.n_estimators=5", "no model is called 'xgbost'"),
+                                              ("+budget_caps.xgboost.n_estimators=0", "must be a positive number")])
+def test_a_wrong_budget_cap_is_named_with_its_fix(override, problem):
+    with pytest.raises(ConfigError, match=problem):
+        capped_settings(config("model=xgboost", override))
 
 
 @pytest.mark.parametrize("model", ["node", "nodegam", "nodega2m"])

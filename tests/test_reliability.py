@@ -144,7 +144,7 @@ def test_a_record_made_before_a_new_null_default_key_existed_is_still_skipped(tm
     first = run(cfg)
     [path] = (tmp_path / "runs").rglob("*.json")
     legacy = json.loads(path.read_text())
-    del legacy["config"]["node"]  # as written before `node.max_trees: null` was added
+    assert legacy["config"].pop("budget_caps") == {}  # as written before `budget_caps: {}` was added
     legacy["config"]["trainer"]["num_threads"] = None
     path.unlink()
     write_json_atomic(path.with_name(path.name.replace(first["run_id"], "0123456789ab")), legacy)

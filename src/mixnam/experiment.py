@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from mixnam.errors import Interrupted, MixnamError
 from mixnam.explain import explain_run, interpretability
 from mixnam.interrupts import signals_held, signals_interrupt_the_run
+from mixnam.models.budget import capped_settings
 from mixnam.outputs import check_runs_dir, write_record_or_rescue
 from mixnam.reporting.ownership import RunLock
 from mixnam.reporting.records import (
@@ -41,6 +42,7 @@ def _base_record(cfg: DictConfig) -> dict:
         "config": result_config(cfg), "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "env": environment(cfg.paths.root, str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))),
         "max_epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
+        "budget_capped": capped_settings(cfg),  # the model settings the profile's budget_caps lowered
     }
 
 
@@ -63,7 +65,8 @@ def _data_and_estimator(cfg: DictConfig):
     data = load(cfg.dataset.name, split=cfg.split, seed=cfg.seed, data_dir=cfg.paths.data_dir,
                 mirror=cfg.data.mirror, max_rows=cfg.data.max_rows, verify_rows=cfg.data.verify_rows,
                 options=OmegaConf.to_container(cfg.dataset.options, resolve=True) if "options" in cfg.dataset else None,
-                tail_validation=OmegaConf.select(cfg, "fidelity.year_validation") or "node_rows")
+                tail_validation=OmegaConf.select(cfg, "fidelity.year_validation") or "node_rows",
+                cache_dir=cfg.paths.cache_dir)
     return data, build_estimator(cfg, data.problem)
 
 
@@ -81,10 +84,10 @@ def explain_finished(cfg: DictConfig, record: dict, path: Path) -> dict:
     return record
 
 
-def _kept_if_it_fails(what: str, fn, *args) -> dict:
+def _kept_if_it_fails(what: str, fn, *args, **kwargs) -> dict:
     """Metrics and plots of a finished fit: their bug is recorded, never loses the fit."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except Exception as error:  # noqa: BLE001
         log.warning("%s failed: %s: %s", what, type(error).__name__, error)
         return {"error": f"{type(error).__name__}: {error}"}
@@ -145,7 +148,9 @@ def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
     record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
                   **summary.extra)
     # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
-    record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data)
+    rows = cfg.interpretability.max_rows  # null: the metrics' own default
+    record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data,
+                                                   **({"max_rows": int(rows)} if rows else {}))
     if cfg.explain:
         record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
 

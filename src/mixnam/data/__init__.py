@@ -1,6 +1,7 @@
 """Data layer: `load(...)` returns one split of one dataset, preprocessed and ready for any model."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,8 +10,21 @@ import pandas as pd
 
 from mixnam.contracts import Arrays, Problem
 from mixnam.data import csv, decoy, synthetic  # noqa: F401  (register the user's CSV and the generated datasets)
-from mixnam.data.datasets import DATASETS, DatasetSpec, get_spec, read
-from mixnam.data.preprocess import Preprocessor, categorical_columns
+from mixnam.data.cache import cache_key, cached
+from mixnam.data.datasets import (
+    DATASETS,
+    DatasetSpec,
+    get_spec,
+    raw_content,
+    raw_paths,
+    read,
+)
+from mixnam.data.preprocess import (
+    N_QUANTILES,
+    QUANTILE_NOISE,
+    Preprocessor,
+    categorical_columns,
+)
 from mixnam.data.splits import SplitIndices, split_indices
 
 __all__ = ["DATASETS", "DatasetSpec", "LoadedSplit", "Preprocessor", "get_spec", "load"]
@@ -56,17 +70,11 @@ def _subsample(indices: SplitIndices, max_rows: int, n_rows: int) -> SplitIndice
                         indices.source + f"; reduced to about {max_rows} rows (data.max_rows)")
 
 
-def load(name: str, split: int = 0, seed: int = 0, data_dir: str | Path = "data", mirror: str | None = None,
-         max_rows: int | None = None, verify_rows: bool = True, options: dict | None = None,
-         tail_validation: str = "node_rows") -> LoadedSplit:
-    """One split, preprocessed; `tail_validation` picks Year's validation rows (`fidelity.year_validation`)."""
-    spec = get_spec(name)
-    if spec.configure is not None:  # the user's file: its options say what it is
-        spec, options = spec.configure(options or {}), None
-    data_dir = Path(data_dir)
-    X, y = read(spec, data_dir, mirror, verify_rows=verify_rows, seed=seed, options=options)
+def _split_and_preprocess(spec: DatasetSpec, X: pd.DataFrame, y: np.ndarray, split: int, seed: int,
+                          fold_dir: Path, max_rows: int | None, tail_validation: str) -> dict:
+    """Everything of a LoadedSplit beyond the raw data: index sets, fitted preprocessor, arrays."""
     indices = split_indices(spec.protocol if spec.protocol != "generated" else "holdout", y, split, seed,
-                            _fold_dir(name, data_dir, mirror), spec.n_rows, spec.test_rows, tail_validation,
+                            fold_dir, spec.n_rows, spec.test_rows, tail_validation,
                             stratified=spec.task == "classification")
     if max_rows is not None and max_rows < len(X):
         indices = _subsample(indices, max_rows, len(X))
@@ -79,5 +87,29 @@ def load(name: str, split: int = 0, seed: int = 0, data_dir: str | Path = "data"
     def arrays(rows: np.ndarray) -> Arrays:
         return Arrays(pre.transform(X.iloc[rows]), pre.transform_target(y[rows]))
 
-    return LoadedSplit(spec, X, y, indices, pre, problem, Arrays(X_train, y_train),
-                       arrays(indices.val), arrays(indices.test))
+    return {"indices": indices, "preprocessor": pre, "problem": problem, "train": Arrays(X_train, y_train),
+            "val": arrays(indices.val), "test": arrays(indices.test)}
+
+
+def load(name: str, split: int = 0, seed: int = 0, data_dir: str | Path = "data", mirror: str | None = None,
+         max_rows: int | None = None, verify_rows: bool = True, options: dict | None = None,
+         tail_validation: str = "node_rows", cache_dir: str | Path | None = None) -> LoadedSplit:
+    """One split, preprocessed; `tail_validation` picks Year's validation rows (`fidelity.year_validation`).
+
+    With a `cache_dir`, a file-backed dataset's parse and each split's preprocessing are computed once and
+    then read back (`mixnam.data.cache`); the user's CSV and generated datasets are not cached (their
+    options, not only their bytes, decide what they are)."""
+    spec = get_spec(name)
+    if spec.configure is not None:  # the user's file: its options say what it is
+        spec, options, cache_dir = spec.configure(options or {}), None, None
+    data_dir = Path(data_dir)
+    X, y = read(spec, data_dir, mirror, verify_rows=verify_rows, seed=seed, options=options, cache_dir=cache_dir)
+    fold_dir = _fold_dir(name, data_dir, mirror)
+    compute = functools.partial(_split_and_preprocess, spec, X, y, split, seed, fold_dir, max_rows, tail_validation)
+    if cache_dir is None or spec.generator is not None:  # a generated dataset is made from the seed in memory
+        return LoadedSplit(spec, X, y, **compute())
+    key = cache_key(dataset=name, files=raw_content(raw_paths(spec, data_dir, mirror)), split=split, seed=seed,
+                    max_rows=max_rows, tail_validation=tail_validation,
+                    split_files=raw_content({p.name: p for p in sorted(fold_dir.glob("*.txt"))}),
+                    preprocessing={"n_quantiles": N_QUANTILES, "quantile_noise": QUANTILE_NOISE})
+    return LoadedSplit(spec, X, y, **cached(cache_dir, f"{name}-split", key, compute))

@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from mixnam.data.sources import RawFile, Source, check_text_file, fetch
+from mixnam.data.cache import cache_key, cached
+from mixnam.data.sources import RawFile, Source, check_text_file, fetch, sha256_of
 from mixnam.errors import DataError
 
 Reader = Callable[[dict[str, Path]], tuple[pd.DataFrame, np.ndarray]]
@@ -215,11 +216,29 @@ def get_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
+def raw_paths(spec: DatasetSpec, data_dir: str | Path, mirror: str | None) -> dict[str, Path]:
+    """The verified cache copies of a file-backed dataset's raw files, fetched where absent."""
+    paths = {}
+    for raw in spec.files:
+        if spec.credentialed and not _available(raw, spec.name, data_dir, mirror):
+            where = Path(data_dir) / spec.name
+            raise DataError(f"{spec.name}: {raw.name} not found. " + spec.credentialed.format(where=where))
+        paths[raw.name] = fetch(raw, spec.name, data_dir, mirror)
+    return paths
+
+
+def raw_content(paths: dict[str, Path]) -> dict[str, str]:
+    """sha256 of each raw file: what a cached parse or split of them is keyed by."""
+    return {name: sha256_of(path) for name, path in paths.items()}
+
+
 def read(spec: DatasetSpec, data_dir: str | Path, mirror: str | None, verify_rows: bool = True,
-         seed: int = 0, options: dict | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+         seed: int = 0, options: dict | None = None, cache_dir: str | Path | None = None
+         ) -> tuple[pd.DataFrame, np.ndarray]:
     """Fetch (or generate) the dataset and return its raw features and target, content-checked.
 
     `options` (from `conf/dataset/<name>.yaml`, key `options`) override a generated dataset's defaults.
+    With a `cache_dir`, a file's parse is kept there under the file's sha256 (`mixnam.data.cache`).
     """
     if spec.generator is not None:
         unknown = sorted(set(options or {}) - set(inspect.signature(spec.generator).parameters) - {"seed"})
@@ -229,16 +248,12 @@ def read(spec: DatasetSpec, data_dir: str | Path, mirror: str | None, verify_row
         return spec.generator(seed=seed, **{**spec.options, **(options or {})})
     if options:
         raise DataError(f"{spec.name} is read from files and takes no options (got {sorted(options)}).")
-    paths = {}
-    for raw in spec.files:
-        if spec.credentialed and not _available(raw, spec.name, data_dir, mirror):
-            where = Path(data_dir) / spec.name
-            raise DataError(f"{spec.name}: {raw.name} not found. " + spec.credentialed.format(where=where))
-        paths[raw.name] = fetch(raw, spec.name, data_dir, mirror)
+    paths = raw_paths(spec, data_dir, mirror)
     try:
         for path in paths.values():
             check_text_file(path, f"the {spec.name} data table")
-        X, y = spec.reader(paths)
+        key = cache_key(dataset=spec.name, files=raw_content(paths))
+        X, y = cached(cache_dir, f"{spec.name}-raw", key, lambda: spec.reader(paths))
         check_content(spec, X, y, verify_rows, where=", ".join(map(str, paths.values())))
     except DataError as error:
         raise DataError(f"{str(error).rstrip('.')}. {how_to_obtain(spec, data_dir)}") from None

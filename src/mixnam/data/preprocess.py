@@ -39,9 +39,13 @@ def check_finite(X: pd.DataFrame, what: str) -> None:
         )
 
 
+N_QUANTILES = 2000
+QUANTILE_NOISE = 1e-3  # relative Gaussian noise on the copy the quantiles are fitted to
+
+
 class Preprocessor:
-    def __init__(self, task: str, categorical: list[str], seed: int = 0, n_quantiles: int = 2000,
-                 quantile_noise: float = 1e-3):
+    def __init__(self, task: str, categorical: list[str], seed: int = 0, n_quantiles: int = N_QUANTILES,
+                 quantile_noise: float = QUANTILE_NOISE):
         self.task, self.categorical, self.seed = task, list(categorical), seed
         self.n_quantiles, self.quantile_noise = n_quantiles, quantile_noise
         self.target_mean, self.target_scale = 0.0, 1.0

@@ -45,12 +45,22 @@ class RawFile:
     sources: tuple[Source, ...] = field(default_factory=tuple)
 
 
+_DIGESTS: dict[tuple, str] = {}  # (file identity, size, mtime) -> sha256, for this process
+
+
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The file's sha256, computed once per process for an unchanged file (a sweep checks Credit's
+    144 MB on every run); a file replaced, truncated or rewritten since has a new identity or size or
+    mtime and is hashed again."""
+    stat = os.stat(path)
+    identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if identity not in _DIGESTS:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                digest.update(chunk)
+        _DIGESTS[identity] = digest.hexdigest()
+    return _DIGESTS[identity]
 
 
 def _copy_with_progress(src, dst, total: int | None, desc: str) -> None:

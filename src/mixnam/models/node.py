@@ -8,8 +8,8 @@ evaluated every `report_frequency` steps, learning-rate decay by 5x after `lr_de
 improvement, and early stopping after `early_stopping_rounds` steps without improvement (counted
 from the end of temperature annealing for the GAMs). Differences: data and the validation split come
 from the harness (already quantile-normalised), the validation metric is the harness's, training is
-fp32, and `trainer.max_epochs` (set by `profile=smoke`) caps the steps at that many epochs, and
-`node.max_trees` (also set by `profile=smoke`) the trees per layer: the published Credit model
+fp32, and `trainer.max_epochs` (set by `profile=smoke`) caps the steps at that many epochs. `profile=smoke`
+also caps the trees per layer (`budget_caps`, `mixnam.models.budget`): the published Credit model
 (3 layers x 1,333 trees) needs more than 24 GiB of RAM on a CPU; NODE-GAM trained it on GPUs.
 Checkpoints live in a temporary folder inside the run directory, removed after the fit.
 
@@ -188,9 +188,6 @@ class NodeGAMBaseline(NodeBaseline, AdditiveBaseline):
 
 def build(cfg: DictConfig, problem: Problem) -> NodeBaseline:
     hparams = library_kwargs(cfg)
-    max_trees = OmegaConf.select(cfg, "node.max_trees", default=None)
-    if max_trees:  # a smoke check of the pipeline, not of NODE's published size
-        hparams["num_trees"] = min(int(hparams["num_trees"]), int(max_trees))
     cls = NodeBaseline if hparams["arch"] == "ODST" else NodeGAMBaseline
     return cls(problem, hparams, seed=cfg.seed, device=_device(cfg), run_dir=OmegaConf.select(cfg, "run_dir"),
                max_epochs=OmegaConf.select(cfg, "trainer.max_epochs", default=None))

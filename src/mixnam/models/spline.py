@@ -1,8 +1,8 @@
 """Spline GAM baseline: pygam's LinearGAM / LogisticGAM with one penalised B-spline term per feature.
 
 The paper's "Spline" row, as in NODE-GAM's baseline (`nodegam.gams.MySpline`: 50 splines per
-feature, up to 500 PIRLS iterations, smoothing penalty searched on a log grid; a profile's epoch
-budget caps the iterations). NODE-GAM searches the penalty with pygam's in-sample GCV/UBRE; here
+feature, up to 500 PIRLS iterations, smoothing penalty searched on a log grid; a profile's
+`budget_caps` lower the iterations). NODE-GAM searches the penalty with pygam's in-sample GCV/UBRE; here
 it is picked from `model.lams` on the validation split like every other model of the harness.
 
 Contributions are pygam's partial dependences (the terms of the linear predictor); their sum plus
@@ -15,7 +15,7 @@ import functools
 import operator
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pygam import LinearGAM, LogisticGAM, s
 
 from mixnam.models.library import PenaltySelectedBaseline
@@ -55,8 +55,4 @@ class SplineBaseline(PenaltySelectedBaseline):
 
 def build(cfg: DictConfig, problem: Problem) -> SplineBaseline:
     m = cfg.model
-    # A budget in epochs (profile=smoke/reduced) caps the P-IRLS iterations: a near-separable smoke slice
-    # (Credit: 3 frauds in 1,920 rows) never converges and would run 7 x 500 iterations of 1,500 coefficients.
-    budget = OmegaConf.select(cfg, "trainer.max_epochs", default=None)
-    max_iter = min(int(m.max_iter), int(budget)) if budget else int(m.max_iter)
-    return SplineBaseline(problem, lams=m.lams, n_splines=m.n_splines, max_iter=max_iter)
+    return SplineBaseline(problem, lams=m.lams, n_splines=m.n_splines, max_iter=int(m.max_iter))

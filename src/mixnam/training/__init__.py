@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from mixnam.contracts import Estimator, Problem
 from mixnam.models import MODELS, NEURAL
+from mixnam.models.budget import with_budget_caps
 from mixnam.training.constraints import check_constraint
 
 _BUILDERS = {
@@ -34,7 +35,7 @@ class UnknownModelError(ValueError):
 
 
 def build_estimator(cfg: DictConfig, problem: Problem) -> Estimator:
-    """Build the estimator named by `cfg.model.name` for this problem."""
+    """Build the estimator named by `cfg.model.name` for this problem, within the profile's `budget_caps`."""
     name = cfg.model.name
     if name not in _BUILDERS:
         close = difflib.get_close_matches(name, MODELS, n=3)
@@ -42,4 +43,4 @@ def build_estimator(cfg: DictConfig, problem: Problem) -> Estimator:
         raise UnknownModelError(f"unknown model {name!r}.{hint} Valid models: {', '.join(MODELS)}.")
     check_constraint(cfg)
     module_name, func = _BUILDERS[name].split(":")
-    return getattr(importlib.import_module(module_name), func)(cfg, problem)
+    return getattr(importlib.import_module(module_name), func)(with_budget_caps(cfg), problem)
