@@ -1,35 +1,55 @@
-"""Training throughput of MixNAM's batched per-feature layers against two other ways to write them.
+"""Training throughput of MixNAM's step against the former step and two other ways to write the layers.
 
-For Housing-, Credit- and Year-shaped random data (n features, batch B) and the paper's architecture
-(4 layers, d = 128, C = K = 4), times forward + backward + AdamW step of
-  (a) ours: weights (n, in, out), one baddbmm per layer (mixnam.models.layers.BatchedLinear);
-  (b) a plain loop over per-feature nn.Sequential networks (tests/reference_loops.py);
-  (c) the authors' multi-channel layer: broadcast multiply of (n, out, in) weights with the inputs,
-      then a sum over `in`, which materialises an (B, n, out, in) tensor per layer;
-and prints samples/s of (a), (b) and (c) as ratios to (a), the GFLOP/s (a) achieves, and a plain
-float32 matmul's GFLOP/s on the same device. (c) runs on a smaller batch (its intermediate
-tensors grow as B * n * d^2); its samples/s are per row, so the ratio still compares like with like.
+For Housing-, Income- and Credit-shaped random data (n features, batch B) and the paper's architecture
+(4 layers, d = 128, C = K = 4, dropout 0.1, expert dropout 0.2), times forward + backward + AdamW of
+  new:       the lean step (mixnam.models.layers: 16-bit dropout masks, ReLU + dropout in one pass,
+             fused AdamW), in the precision asked for;
+  before:    the former step, kept in tests/reference_step.py (nn.ReLU + nn.Dropout, per-tensor AdamW);
+  loop:      a plain loop over per-feature nn.Sequential networks (tests/reference_loops.py);
+  broadcast: the authors' multi-channel layer, a broadcast multiply of (n, out, in) weights with the
+             inputs and a sum over `in`, which materialises a (B, n, out, in) tensor per layer;
+all on the same data, measured in alternating rounds in this one process (each variant's best round,
+so a busy machine slows all alike). It prints samples/s, the ratios new / other, the GFLOP/s the new
+step reaches against a plain matmul of the same precision, and the wall time of one full
+paper-config epoch through the real trainer (Lightning: train, validation, best.pt and last.ckpt)
+on Housing-, Income- and Credit-shaped data. "broadcast" runs on a smaller batch (its intermediate
+tensors grow as B * n * d^2); samples/s are per row, so its ratio still compares like with like.
 
-    python scripts/bench_models.py [--device cuda] [--seconds 2]
+    python scripts/bench_models.py [--device cuda] [--precision bf16-mixed] [--seconds 2] [--threads N]
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
+from hydra import compose, initialize_config_dir
+from omegaconf import open_dict
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.reference_loops
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.reference_*
 
+from mixnam.contracts import Arrays, Problem  # noqa: E402
 from mixnam.models.layers import BatchedLinear  # noqa: E402
 from mixnam.models.mixnam import MixNAM  # noqa: E402
+from mixnam.sweeps import CONF_DIR  # noqa: E402
+from mixnam.training.lightning import build  # noqa: E402
+from mixnam.training.resources import PRECISIONS, intra_op_threads  # noqa: E402
 from tests.reference_loops import LoopMixNAM  # noqa: E402
+from tests.reference_step import todays_layers, todays_optimizer  # noqa: E402
 
-SHAPES = {"housing": (8, 2048), "credit": (30, 2048), "year": (90, 512)}
+print = functools.partial(print, flush=True)  # lines appear as they are measured, also through a pipe
+STEP_SHAPES = {"housing": (8, 2048), "income": (14, 2048), "credit": (30, 2048)}  # features, batch
+# features, train rows, validation rows of one CV fold / the fixed split
+EPOCH_SHAPES = {"housing": (8, 14447, 2065), "income": (14, 20839, 5210), "credit": (30, 182276, 45569)}
 LAYERS, WIDTH, EXPERTS = 4, 128, 4
+ROUNDS = 3
 
 
 class BroadcastLinear(BatchedLinear):
@@ -51,29 +71,47 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def steps_per_second(step: Callable[[], object], device: torch.device, seconds: float, min_steps: int = 2) -> float:
-    """Calls of `step` per second after one warm-up call (allocations, kernel selection)."""
-    step()
+def autocast(device: torch.device, precision: str):
+    if precision == "bf16-mixed":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def timed_rate(call: Callable[[], object], device: torch.device, seconds: float, min_calls: int = 2) -> float:
+    """Calls per second for about `seconds`."""
     synchronize(device)
-    steps, start = 0, time.perf_counter()
-    while steps < min_steps or time.perf_counter() - start < seconds:
-        step()
-        steps += 1
-        synchronize(device)
-    return steps / (time.perf_counter() - start)
+    calls, start = 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < seconds:
+        call()
+        calls += 1
+    synchronize(device)
+    return calls / (time.perf_counter() - start)
 
 
-def samples_per_second(model: torch.nn.Module, n: int, batch: int, device: torch.device, seconds: float) -> float:
-    """Rows per second of training steps (forward, backward, AdamW)."""
+def training_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer, n: int, batch: int, device: torch.device,
+                  precision: str) -> Callable[[], None]:
     x, y = torch.randn(batch, n, device=device), torch.randn(batch, device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        torch.nn.functional.mse_loss(model(x), y).backward()
+        with autocast(device, precision):
+            logit = model(x)
+        torch.nn.functional.mse_loss(logit.float(), y).backward()
         optimizer.step()
 
-    return batch * steps_per_second(step, device, seconds)
+    return step
+
+
+def best_samples_per_second(steps: dict[str, tuple[Callable[[], None], int]], device: torch.device,
+                            seconds: float) -> dict[str, float]:
+    """Rows per second of each step: its best of ROUNDS rounds, the variants interleaved."""
+    for step, _ in steps.values():
+        step()  # warm-up: allocations, kernel selection
+    best = dict.fromkeys(steps, 0.0)
+    for _ in range(ROUNDS):
+        for name, (step, batch) in steps.items():
+            best[name] = max(best[name], batch * timed_rate(step, device, seconds / ROUNDS))
+    return best
 
 
 def training_flops_per_row(n: int) -> float:
@@ -83,40 +121,93 @@ def training_flops_per_row(n: int) -> float:
     return 3 * forward
 
 
-def matmul_gflops(device: torch.device, seconds: float) -> float:
-    a, b = torch.randn(2048, 1024, device=device), torch.randn(1024, 1024, device=device)
-    return steps_per_second(lambda: a @ b, device, seconds) * 2 * 2048 * 1024 * 1024 / 1e9
+def matmul_gflops(device: torch.device, precision: str, seconds: float) -> float:
+    dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float32
+    a, b = torch.randn(2048, 1024, device=device, dtype=dtype), torch.randn(1024, 1024, device=device, dtype=dtype)
+    a @ b
+    return timed_rate(lambda: a @ b, device, seconds) * 2 * 2048 * 1024 * 1024 / 1e9
+
+
+def step_table(device: torch.device, precision: str, seconds: float, broadcast_batch: int) -> None:
+    peak = matmul_gflops(device, precision, seconds)
+    print(f"\nTraining step, MixNAM ({LAYERS} layers, d={WIDTH}, C=K={EXPERTS}, dropout 0.1 / 0.2); new step in "
+          f"{precision}, the others in 32-true; plain {precision} matmul: {peak:.1f} GFLOP/s")
+    print(f"{'shape':<8} {'n':>3} {'B':>5} | {'new':>8} {'before':>8} {'loop':>8} {'broadcast':>9} samples/s | "
+          f"{'new/before':>10} {'new/loop':>8} {'new/broadcast':>13} | {'new GFLOP/s':>11} {'of matmul':>9}")
+    for name, (n, batch) in STEP_SHAPES.items():
+        torch.manual_seed(0)
+        model = MixNAM(n, n_layers=LAYERS, hidden_dim=WIDTH, n_experts=EXPERTS, top_k=EXPERTS, dropout=0.1,
+                       dropout_expert=0.2).to(device)
+        before, loop, broadcast = todays_layers(model), LoopMixNAM(model).to(device), broadcast_variant(todays_layers(model))
+        small = min(batch, broadcast_batch)
+        steps = {
+            "new": (training_step(model, torch.optim.AdamW(model.parameters(), fused=True), n, batch, device,
+                                  precision), batch),
+            "before": (training_step(before, todays_optimizer(before.parameters(), 1e-3), n, batch, device, "32-true"),
+                       batch),
+            "loop": (training_step(loop, todays_optimizer(loop.parameters(), 1e-3), n, batch, device, "32-true"), batch),
+            "broadcast": (training_step(broadcast, todays_optimizer(broadcast.parameters(), 1e-3), n, small, device,
+                                        "32-true"), small),
+        }
+        rate = best_samples_per_second(steps, device, seconds)
+        achieved = rate["new"] * training_flops_per_row(n) / 1e9
+        print(f"{name:<8} {n:>3} {batch:>5} | {rate['new']:>8,.0f} {rate['before']:>8,.0f} {rate['loop']:>8,.0f} "
+              f"{rate['broadcast']:>9,.0f}@{small:<3} | {rate['new'] / rate['before']:>9.2f}x "
+              f"{rate['new'] / rate['loop']:>7.2f}x {rate['new'] / rate['broadcast']:>12.1f}x | {achieved:>11.1f} "
+              f"{achieved / peak:>8.0%}")
+
+
+def epoch_seconds(dataset: str, device: torch.device, precision: str, threads: int | None) -> float:
+    """Wall time of a one-epoch fit through the real trainer with the dataset's paper config (random data)."""
+    n, n_train, n_val = EPOCH_SHAPES[dataset]
+    overrides = ["model=mixnam", f"dataset={dataset}", "trainer.max_epochs=1", "trainer.checkpoint_every_n_epochs=1",
+                 "trainer.enable_progress_bar=false", f"trainer.precision={precision}",
+                 f"trainer.accelerator={'gpu' if device.type == 'cuda' else 'cpu'}"]
+    if threads:
+        overrides.append(f"trainer.num_threads={threads}")
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    rng = np.random.default_rng(0)
+    task = ("regression", "rmse") if dataset == "housing" else ("classification", "auc")
+    problem = Problem(*task, tuple(f"x{i}" for i in range(n)))
+
+    def part(rows: int) -> Arrays:
+        y = rng.normal(size=rows) if task[0] == "regression" else (rng.random(rows) < 0.3).astype(np.float32)
+        return Arrays(rng.normal(size=(rows, n)).astype(np.float32), y.astype(np.float32))
+
+    train, val = part(n_train), part(n_val)
+    with tempfile.TemporaryDirectory() as run_dir:
+        with open_dict(cfg):
+            cfg.run_dir = run_dir
+        estimator = build(cfg, problem)
+        start = time.perf_counter()
+        estimator.fit(train, val)
+        return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--seconds", type=float, default=2.0, help="timing budget per measurement")
-    parser.add_argument("--broadcast-batch", type=int, default=128, help="batch of variant (c)")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--precision", default="32-true", choices=PRECISIONS, help="precision of the new step")
+    parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per variant and shape")
+    parser.add_argument("--broadcast-batch", type=int, default=128, help="batch of the broadcast variant")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: allowed cores)")
+    parser.add_argument("--epochs", default=",".join(EPOCH_SHAPES), help="datasets whose one-epoch wall time to take")
     args = parser.parse_args()
     device = torch.device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    peak = matmul_gflops(device, args.seconds)
-    threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
-    print(f"MixNAM training step ({LAYERS} layers, d={WIDTH}, C=K={EXPERTS}) on {device}{threads}; "
-          f"plain fp32 matmul: {peak:.1f} GFLOP/s")
-    print(f"{'shape':<8} {'n':>3} {'B':>5} | {'(a) samples/s':>13} {'(b) loop':>9} {'(c) broadcast':>14} | "
-          f"{'(a) GFLOP/s':>11} {'of matmul':>9}")
-    for name, (n, batch) in SHAPES.items():
-        def paper_mixnam() -> MixNAM:
-            return MixNAM(n, n_layers=LAYERS, hidden_dim=WIDTH, n_experts=EXPERTS, top_k=EXPERTS).to(device)
-
-        batched = paper_mixnam()
-        ours = samples_per_second(batched, n, batch, device, args.seconds)
-        loop = samples_per_second(LoopMixNAM(batched).to(device), n, batch, device, args.seconds)
-        small_batch = min(batch, args.broadcast_batch)
-        broadcast = samples_per_second(broadcast_variant(paper_mixnam()), n, small_batch, device, args.seconds)
-        achieved = ours * training_flops_per_row(n) / 1e9
-        print(f"{name:<8} {n:>3} {batch:>5} | {ours:>13,.0f} {loop / ours:>8.2f}x "
-              f"{broadcast / ours:>8.3f}x@{small_batch:<4} | {achieved:>11.1f} {achieved / peak:>8.0%}")
+    threads = intra_op_threads(args.threads)
+    torch.set_num_threads(threads)
+    where = f"{device}, {threads} threads" if device.type == "cpu" else torch.cuda.get_device_name(device)
+    print(f"mixnam bench on {where}, torch {torch.__version__}")
+    step_table(device, args.precision, args.seconds, args.broadcast_batch)
+    datasets = [d for d in args.epochs.split(",") if d]
+    if datasets:
+        print(f"\nOne paper-config MixNAM epoch through the trainer ({args.precision}; train + validation + best.pt + "
+              "last.ckpt, Lightning's setup included):")
+        for dataset in datasets:
+            n, n_train, n_val = EPOCH_SHAPES[dataset]
+            seconds = epoch_seconds(dataset, device, args.precision, args.threads)
+            print(f"  {dataset:<8} n={n:<3} train {n_train:>7,} rows, val {n_val:>6,} rows: {seconds:7.2f} s")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mixnam.models.layers import BatchedLinear, GroupBatchNorm
+from mixnam.models.layers import BatchedLinear, GroupBatchNorm, ReLUDropout
 from mixnam.models.mixnam import MixNAM
 
 
@@ -56,10 +56,8 @@ class LoopMixNAM(nn.Module):
             for block in model.encoder:
                 if isinstance(block, BatchedLinear):
                     layers.append(_linear(block.weight.data[feature], block.bias.data[feature]))
-                elif isinstance(block, nn.Dropout):
-                    layers.append(nn.Dropout(block.p))
-                elif isinstance(block, nn.ReLU):
-                    layers.append(nn.ReLU())
+                elif isinstance(block, ReLUDropout):
+                    layers += [nn.ReLU(), nn.Dropout(block.p)]
                 else:
                     layers.append(_copy_norm(block, feature))
             self.encoders.append(nn.Sequential(*layers))

@@ -220,3 +220,14 @@ def test_the_records_summary_has_one_line_per_record_of_the_profile(table2):
     assert {line["model.variation_penalty"] for line in lines} == {"0", "0.1", "1"}
     report.main(["summary", "profile=smoke", "--runs", str(runs), "--out", str(out), "--force"])
     assert len(list(csv.DictReader(open(out / "runs_summary.csv")))) == 0
+
+
+def test_a_cell_mixing_bf16_and_fp32_runs_says_so(tmp_path):
+    runs = tmp_path / "runs"
+    for job in experiment_jobs("table2", "paper"):
+        if job["model.variation_penalty"] == 0:
+            job = {**job, "trainer.precision": "bf16-mixed" if job["seed"] >= 5 else "32-true"}
+            write_record(runs, job, "paper", value=0.45)
+    report.main(["table2", "--runs", str(runs), "--out", str(tmp_path / "tables")])
+    md = (tmp_path / "tables" / "table2.md").read_text()
+    assert "Cells mixing precisions:** λ = 0 / Housing RMSE↓ (32-true x5, bf16-mixed x5)" in md

@@ -133,4 +133,5 @@ def test_run_py_trains_mixnam_and_records_the_best_checkpoint(tmp_path):
     assert record["status"] == "completed" and record["model"] == "mixnam" and record["max_epochs"] == 2
     assert record["epochs_run"] <= 2 and 1 <= record["best_epoch"] <= record["epochs_run"]
     assert record["metrics"]["test"]["rmse"] > 0 and record["n_params"] > 0
+    assert record["precision"] == "32-true" and record["num_threads"] == 1
     assert (path.with_suffix("") / "best.pt").exists()

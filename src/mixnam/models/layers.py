@@ -5,6 +5,11 @@ kept feature-major, (n_groups, B, width), so each layer is a single `torch.baddb
 transpose in between (a batch-major einsum permutes to this layout on every call; measured slower
 on CPU). `tests/reference_loops.py` checks these layers against a plain loop over per-feature
 `nn.Sequential` networks.
+
+Dropout is the step's largest cost after the matmuls when written the usual way (a float Bernoulli
+draw per unit, then ReLU and the mask multiply as separate passes), so every neural model drops out
+through `dropout` / `ReLUDropout` here: the keep mask comes from 16 random bits per unit (four units
+per 64-bit draw) and ReLU, mask and the 1 / (1 - p) scale are one pass forward and one backward.
 """
 from __future__ import annotations
 
@@ -18,6 +23,73 @@ from torch import Tensor, nn
 from mixnam.errors import ConfigError
 
 NORMALIZATIONS = ("layer_norm", "batch_norm", "none")
+MASK_LEVELS = 1 << 16  # a unit is dropped when its 16 random bits fall below round(p * 2^16)
+
+
+def keep_mask(shape: torch.Size, p: float, device: torch.device) -> Tensor:
+    """Bernoulli(1 - p) keep flags from 16 random bits per unit, drawn four to a 64-bit word.
+
+    Draws from torch's generator of `device` (seeded, saved in checkpoints); the drop probability is
+    round(p * 2^16) / 2^16, within 2^-17 (7.6e-6) of p.
+    """
+    units = math.prod(shape)
+    words = torch.empty((units + 3) // 4, dtype=torch.int64, device=device).random_(-2 ** 63, 2 ** 63 - 1)
+    threshold = round(p * MASK_LEVELS) - MASK_LEVELS // 2  # int16 bits are uniform on [-2^15, 2^15)
+    return words.view(torch.int16)[:units].view(shape) >= threshold
+
+
+class _MultiplyByMask(torch.autograd.Function):
+    """x * mask forward and grad * mask backward: the mask is not a tensor autograd tracks or copies."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, mask: Tensor) -> Tensor:
+        ctx.save_for_backward(mask)
+        return x * mask
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        (mask,) = ctx.saved_tensors
+        return grad * mask, None
+
+
+def _scaled(keep: Tensor, p: float, dtype: torch.dtype) -> Tensor:
+    """The kept units' factor 1 / (1 - p), zero elsewhere."""
+    return keep.to(dtype).mul_(1.0 / (1.0 - p))
+
+
+def dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """Inverted dropout (keep probability 1 - p, kept units scaled by 1 / (1 - p)), as F.dropout."""
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    return _MultiplyByMask.apply(x, _scaled(keep_mask(x.shape, p, x.device), p, x.dtype))
+
+
+def relu_dropout(x: Tensor, p: float, training: bool) -> Tensor:
+    """dropout(relu(x)): one mask (positive and kept) serves the forward pass and the gradient."""
+    if not training or p == 0.0:
+        return torch.relu(x)
+    if p == 1.0:
+        return x * 0.0
+    keep = (x.detach() > 0).logical_and_(keep_mask(x.shape, p, x.device))
+    return _MultiplyByMask.apply(x, _scaled(keep, p, x.dtype))
+
+
+class ReLUDropout(nn.Module):
+    """ReLU then inverted dropout with drop probability p (nn.ReLU + nn.Dropout in one pass)."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ConfigError(f"dropout probability must lie in [0, 1]; got {p}")
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:
+        return relu_dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
 
 
 class BatchedLinear(nn.Module):
@@ -84,16 +156,37 @@ def row_norm(normalization: str, width: int) -> nn.Module:
 
 def _hidden_layers(in_features: int, widths: Sequence[int], linear: Callable[[int, int], nn.Module],
                    norm: Callable[[int], nn.Module], dropout: float) -> list[nn.Module]:
-    """[linear, norm, ReLU, dropout] per width: the authors' encoder block (NBM's, up to the order of
+    """[linear, norm, ReLU + dropout] per width: the authors' encoder block (NBM's, up to the order of
     dropout and ReLU, which commute)."""
     layers: list[nn.Module] = []
     for width in widths:
-        layers += [linear(in_features, width), norm(width), nn.ReLU(), nn.Dropout(dropout)]
+        layers += [linear(in_features, width), norm(width), ReLUDropout(dropout)]
         in_features = width
     return layers
 
 
-class BatchedMLP(nn.Sequential):
+class _Blocks(nn.Sequential):
+    """A stack of `_hidden_layers` that still loads weights saved when a block had four modules
+    (linear, norm, ReLU, Dropout: keys 4k and 4k + 1 are now 3k and 3k + 1)."""
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        ours = [key for key in state_dict if key.startswith(prefix)]
+        expected = {prefix + key for key in self.state_dict()}
+        if ours and set(ours) != expected:
+            renamed = {key: prefix + _three_slot_key(key[len(prefix):]) for key in ours}
+            if set(renamed.values()) == expected:
+                for old, new in renamed.items():
+                    state_dict[new] = state_dict.pop(old) if old != new else state_dict[old]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def _three_slot_key(key: str) -> str:
+    index, _, rest = key.partition(".")
+    block, slot = divmod(int(index), 4)
+    return f"{3 * block + slot}.{rest}"
+
+
+class BatchedMLP(_Blocks):
     """n_groups independent MLPs on (n, B, in_features) -> (n, B, widths[-1]) latents.
 
     The per-feature encoder f_i of NAM and MixNAM (and the pair networks of NA2M), ending, like the
@@ -111,7 +204,7 @@ class BatchedMLP(nn.Sequential):
         super().__init__(*_hidden_layers(in_features, widths, partial(BatchedLinear, n_groups), norm, dropout))
 
 
-class SharedMLP(nn.Sequential):
+class SharedMLP(_Blocks):
     """One ordinary MLP on (rows, in_features) -> (rows, widths[-1]): NBM's shared bases and the MLP."""
 
     def __init__(self, in_features: int, widths: Sequence[int], normalization: str = "batch_norm",

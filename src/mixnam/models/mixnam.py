@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from mixnam.errors import ConfigError
 from mixnam.models.base import AdditiveModel, MixtureOutput, output_penalty
-from mixnam.models.layers import BatchedLinear, BatchedMLP, feature_major
+from mixnam.models.layers import BatchedLinear, BatchedMLP, dropout, feature_major
 
 
 class MixNAM(AdditiveModel):
@@ -97,7 +97,7 @@ class MixNAM(AdditiveModel):
             weights = F.gumbel_softmax(logits, tau=self.gumbel_tau, dim=-1)
         else:
             weights = torch.softmax(logits, dim=-1)
-        return F.dropout(weights, self.dropout_expert, self.training)
+        return dropout(weights, self.dropout_expert, self.training)
 
     def forward_details(self, x: Tensor) -> MixtureOutput:
         latents = self.encoder(feature_major(x))  # (n, B, d)

@@ -14,11 +14,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mixnam.models.base import AdditiveModel, AdditiveOutput, feature_pairs, output_penalty
-from mixnam.models.layers import BatchedLinear, BatchedMLP, feature_major
+from mixnam.models.layers import BatchedLinear, BatchedMLP, dropout, feature_major
 
 
 class NAM(AdditiveModel):
@@ -49,7 +48,7 @@ class NAM(AdditiveModel):
         if self.pairwise:
             pair_inputs = x[:, self.pairs].transpose(0, 1)  # (P, B, 2)
             terms = torch.cat([terms, self.pair_head(self.pair_encoder(pair_inputs))])
-        terms = F.dropout(terms.squeeze(-1).t(), self.feature_dropout, self.training)  # (B, n_terms)
+        terms = dropout(terms.squeeze(-1).t(), self.feature_dropout, self.training)  # (B, n_terms)
         return AdditiveOutput(terms, self.intercept)
 
     def penalty(self, details: AdditiveOutput) -> Tensor:

@@ -15,11 +15,10 @@ import math
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mixnam.models.base import AdditiveModel, AdditiveOutput, feature_pairs, output_penalty
-from mixnam.models.layers import SharedMLP
+from mixnam.models.layers import SharedMLP, dropout
 
 
 class NBM(AdditiveModel):
@@ -54,7 +53,7 @@ class NBM(AdditiveModel):
             pair_inputs = x[:, self.pairs]  # (B, P, 2)
             pair_bases = self.pair_bases(pair_inputs.reshape(-1, 2)).view(batch, len(self.pairs), -1)
             bases = torch.cat([bases, pair_bases], dim=1)
-        bases = F.dropout(bases, self.basis_dropout, self.training)
+        bases = dropout(bases, self.basis_dropout, self.training)
         terms = torch.einsum("btk,tk->bt", bases, self.term_weight) + self.term_bias
         return AdditiveOutput(terms, self.intercept)
 

@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timezone
 
 from mixnam.reporting.claims import ClaimResult, checks_of
+from mixnam.reporting.precision import precision_line
 from mixnam.reporting.tables import DATASETS, MODEL_LABELS, Cell, Table, protocol_runs
 from mixnam.reporting.verdicts import (
     DIFFERS,
@@ -134,6 +135,8 @@ def provenance(table: Table, command: str) -> list[str]:
                       + (f" (best {statistics.fmean(best):.0f})" if best else ""))
     if epochs:
         lines.append("- Epochs (mean over runs): " + "; ".join(epochs) + ".")
+    if precision := precision_line(table):
+        lines.append(precision)
     fit = sum(r.get("fit_seconds") or 0 for r in done)
     lines.append(f"- Fit time: {fit / 3600:.2f} h in total.")
     for dataset, rs in by_dataset.items():

@@ -35,6 +35,7 @@ from mixnam.training.constraints import build_constraint
 from mixnam.contracts import Arrays, FitSummary, Problem
 from mixnam.training.fidelity import check_selection, monitor_name, patience, selection_score
 from mixnam.training.progress import LogProgress, on_terminal, quiet_lightning
+from mixnam.training.resources import check_precision, intra_op_threads
 
 # The model name picks the class; the variants differ only in their config (routing, pairs, ...).
 MODEL_CLASSES: dict[str, type[NeuralModel]] = {
@@ -104,6 +105,9 @@ class NeuralTrainingModule(L.LightningModule):
         self.forward_details = torch.compile(model.forward_details) if compile_model else model.forward_details
         self._val_logits: list[torch.Tensor] = []
         self._val_targets: list[torch.Tensor] = []
+        # the epoch's summed training loss, kept on the device: reading it every batch would wait for the GPU
+        self._loss_sum: torch.Tensor | None = None
+        self._n_batches = 0
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
@@ -111,12 +115,18 @@ class NeuralTrainingModule(L.LightningModule):
         loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
         if self.constraint is not None:  # explanation constraint (issue 15)
             loss = loss + self.constraint(self.model, x)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"training loss became {loss.item()} at epoch {self.current_epoch + 1} (batch {batch_idx + 1}); the "
-                "model diverged: lower model.lr or check the inputs for NaN/inf")
-        self.log("loss", loss.detach(), on_step=False, on_epoch=True, prog_bar=True)
+        self._loss_sum = loss.detach() if batch_idx == 0 else self._loss_sum + loss.detach()
+        self._n_batches = batch_idx + 1
         return loss
+
+    def _log_training_loss(self) -> None:
+        """The epoch's mean training loss; a NaN/inf loss stops the run, naming the epoch."""
+        loss = (self._loss_sum / self._n_batches).item()
+        if not np.isfinite(loss):
+            raise FloatingPointError(
+                f"training loss became {loss} at epoch {self.current_epoch + 1}; the model diverged: lower model.lr "
+                "or check the inputs for NaN/inf")
+        self.log("loss", loss, prog_bar=True)
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         x, y = batch
@@ -124,6 +134,7 @@ class NeuralTrainingModule(L.LightningModule):
         self._val_targets.append(y)
 
     def on_validation_epoch_end(self) -> None:
+        self._log_training_loss()
         logits = torch.cat(self._val_logits)
         targets = torch.cat(self._val_targets).cpu().numpy()
         self._val_logits.clear()
@@ -135,7 +146,8 @@ class NeuralTrainingModule(L.LightningModule):
         self.log(self.monitor, score, prog_bar=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        # fused: one kernel updates every parameter (the same AdamW arithmetic, not a loop over tensors)
+        optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=self.max_epochs)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
@@ -259,6 +271,7 @@ class NeuralEstimator:
     def __init__(self, cfg: DictConfig, problem: Problem):
         self.cfg, self.problem = cfg, problem
         L.seed_everything(int(cfg.seed), verbose=False)
+        self.precision = check_precision(cfg.trainer)
         self.fidelity = cfg.get("fidelity") or {}
         self.model = build_model(cfg.model, problem.n_features, self.fidelity)
         self.constraint = build_constraint(cfg, problem, self.model)
@@ -276,9 +289,8 @@ class NeuralEstimator:
         run_dir = Path(cfg.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         torch.set_float32_matmul_precision(trainer_cfg.matmul_precision)
-        threads = trainer_cfg.num_threads or os.environ.get("SLURM_CPUS_PER_TASK")  # a Slurm job: the cores it got
-        if threads:
-            torch.set_num_threads(int(threads))
+        threads = intra_op_threads(trainer_cfg.num_threads or os.environ.get("SLURM_CPUS_PER_TASK"))
+        torch.set_num_threads(threads)
 
         def tensors(part: Arrays) -> tuple[torch.Tensor, torch.Tensor]:
             return (torch.as_tensor(part.X, dtype=torch.float32, device=self.device),
@@ -307,7 +319,8 @@ class NeuralEstimator:
         self.load_weights(best.best_path)
         return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch,
                           extra={"checkpoint": str(best.best_path), "stopped_early": trainer.current_epoch < max_epochs,
-                                 "resumed": resume_from is not None})
+                                 "resumed": resume_from is not None, "precision": self.precision,
+                                 "matmul_precision": str(trainer_cfg.matmul_precision), "num_threads": threads})
 
     def load_weights(self, path: str | Path) -> None:
         """The weights a fit saved (its best-validation `best.pt`), e.g. to explain a finished run."""
