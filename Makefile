@@ -64,6 +64,7 @@ figures:
 RUNS ?= results/runs
 keep-records:
 	$(PY) -m mixnam.reporting.keep --runs $(RUNS) --profile $(PROFILE)
+
 # ---- Issue 15: explanation constraints and interactions --------------------------------------------------
 # make reproduce-decoy [PROFILE=smoke]: the decoy sweep (24 small runs, about 10 CPU-minutes on one thread each),
 # then results/tables[/<profile>]/decoy.md|.csv. make reproduce-interactions [DATASET=housing] [ARGS=...]: five

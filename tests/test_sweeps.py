@@ -13,9 +13,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from mixnam.sweeps import CONF_DIR
 from mixnam.reporting.tables import experiment_jobs
-from mixnam.sweeps import expand, product
+from mixnam.sweeps import CONF_DIR, expand, product
 from tests.conftest import ROOT
 
 EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))

@@ -11,10 +11,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
+from mixnam.contracts import Arrays, Problem
 from mixnam.data import load
 from mixnam.models import NEURAL
 from mixnam.training.lightning import TensorBatches, build, build_model
-from mixnam.contracts import Arrays, Problem
 from tests.conftest import ROOT
 from tests.test_models import single_thread  # noqa: F401 - autouse fixture
 

@@ -24,8 +24,8 @@ from interpret.glassbox import (
 )
 from omegaconf import DictConfig
 
-from mixnam.models.library import AdditiveBaseline, library_kwargs
 from mixnam.contracts import Arrays, FitSummary, Problem
+from mixnam.models.library import AdditiveBaseline, library_kwargs
 
 
 class EBMBaseline(AdditiveBaseline):

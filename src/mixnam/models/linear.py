@@ -13,8 +13,8 @@ import numpy as np
 from omegaconf import DictConfig
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from mixnam.models.library import PenaltySelectedBaseline
 from mixnam.contracts import Arrays, Problem
+from mixnam.models.library import PenaltySelectedBaseline
 
 
 class LinearBaseline(PenaltySelectedBaseline):

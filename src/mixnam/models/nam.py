@@ -16,7 +16,12 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from mixnam.models.base import AdditiveModel, AdditiveOutput, feature_pairs, output_penalty
+from mixnam.models.base import (
+    AdditiveModel,
+    AdditiveOutput,
+    feature_pairs,
+    output_penalty,
+)
 from mixnam.models.layers import BatchedLinear, BatchedMLP, dropout, feature_major
 
 

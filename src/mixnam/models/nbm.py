@@ -17,7 +17,12 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from mixnam.models.base import AdditiveModel, AdditiveOutput, feature_pairs, output_penalty
+from mixnam.models.base import (
+    AdditiveModel,
+    AdditiveOutput,
+    feature_pairs,
+    output_penalty,
+)
 from mixnam.models.layers import SharedMLP, dropout
 
 

@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from mixnam.contracts import Arrays, FitSummary, Problem
 from mixnam.errors import MixnamError
 from mixnam.models.library import AdditiveBaseline, library_kwargs
-from mixnam.contracts import Arrays, FitSummary, Problem
 
 INSTALL_HINT = "pip install -e .[node]"
 

@@ -18,8 +18,8 @@ import numpy as np
 from omegaconf import DictConfig
 from pygam import LinearGAM, LogisticGAM, s
 
-from mixnam.models.library import PenaltySelectedBaseline
 from mixnam.contracts import Arrays, Problem
+from mixnam.models.library import PenaltySelectedBaseline
 
 
 class SplineBaseline(PenaltySelectedBaseline):

@@ -13,8 +13,8 @@ import numpy as np
 from omegaconf import DictConfig
 from xgboost import XGBClassifier, XGBRegressor
 
-from mixnam.models.library import library_kwargs
 from mixnam.contracts import Arrays, FitSummary, Problem
+from mixnam.models.library import library_kwargs
 
 
 class XGBoostBaseline:

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, EarlyStopping
 from omegaconf import DictConfig, OmegaConf
 
+from mixnam.contracts import Arrays, FitSummary, Problem
 from mixnam.errors import ConfigError, Interrupted
 from mixnam.interrupts import signals_held
 from mixnam.models.base import AdditiveModel, NeuralModel
@@ -32,8 +33,12 @@ from mixnam.models.mlp import MLP
 from mixnam.models.nam import NAM
 from mixnam.models.nbm import NBM
 from mixnam.training.constraints import build_constraint
-from mixnam.contracts import Arrays, FitSummary, Problem
-from mixnam.training.fidelity import check_selection, monitor_name, patience, selection_score
+from mixnam.training.fidelity import (
+    check_selection,
+    monitor_name,
+    patience,
+    selection_score,
+)
 from mixnam.training.progress import LogProgress, on_terminal, quiet_lightning
 from mixnam.training.resources import check_precision, intra_op_threads
 
