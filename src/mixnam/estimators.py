@@ -61,6 +61,7 @@ from mixnam.contracts import Arrays, Problem
 from mixnam.data.preprocess import Preprocessor, categorical_columns
 from mixnam.errors import InputError
 from mixnam.explain import ShapeFunctions, shape_functions
+from mixnam.sweeps import CONF_DIR
 from mixnam.training.lightning import NeuralEstimator
 
 SAVE_FORMAT = 1  # bump when the saved file's layout changes; load refuses other formats by name
@@ -165,9 +166,9 @@ class NeuralAdditiveEstimator(BaseEstimator):
         return OmegaConf.create({
             "seed": seed, "run_dir": run_dir, "resume": False, "logger": {"name": "csv"},
             "model": self._model_config(),
-            "trainer": {"max_epochs": self.max_epochs, "accelerator": self._accelerator(), "devices": 1,
-                        "precision": self.precision, "matmul_precision": "highest", "compile": False,
-                        "deterministic": False, "num_threads": None, "patience_fraction": 0.25,
+            # the harness's CPU trainer settings (one source), with this estimator's own choices on top
+            "trainer": {**OmegaConf.to_container(OmegaConf.load(CONF_DIR / "trainer" / "cpu.yaml")),
+                        "max_epochs": self.max_epochs, "accelerator": self._accelerator(), "precision": self.precision,
                         "checkpoint_every_n_epochs": self.max_epochs + 1,  # no resumable checkpoint
                         "enable_progress_bar": bool(self.verbose)}})
 

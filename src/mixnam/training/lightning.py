@@ -312,7 +312,7 @@ class NeuralEstimator:
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
                                train_batches, self.fidelity.get("patience_extra_epochs") or 0,
-                               run_name=f"{cfg.dataset.name}/{cfg.model.name}/{run_dir.name}")
+                               run_name=f"{OmegaConf.select(cfg, 'dataset.name', default='data')}/{cfg.model.name}/{run_dir.name}")
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
             trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)
