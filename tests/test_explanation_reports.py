@@ -28,6 +28,7 @@ def test_interactions_report_puts_models_side_by_side_and_mixnam_d_reads_zero(tm
 
 def fake_decoy_record(runs, model, seed, test, leak=True, constraint=None, decoy_gradient=0.5):
     record = {"experiment": "decoy", "profile": "paper", "status": "completed", "dataset": "decoy", "model": model,
+              "run_id": f"{model}-{seed}-{leak}-{bool(constraint)}",
               "seed": seed, "metric": "rmse", "fit_seconds": 1.0, "max_epochs": 30, "data": {"n_train": 2800},
               "env": {"git_commit": "abc", "cpu": "x86_64", "cpu_count": 2, "device": "cpu"},
               "metrics": {"test": {"rmse": test}, "val": {"rmse": 0.1}},

@@ -1,6 +1,6 @@
 """The Slurm path for real, on a one-node cluster (`scripts/local_slurm.sh start`; `.ci/run` starts it):
 a sweep through `hydra/launcher=slurm_cpu` writes its records and its rerun submits nothing; a job
-cancelled mid-run leaves a failed record and the rerun finishes it from its checkpoint; a job that
+cancelled mid-run leaves an `interrupted` record and the rerun finishes it from its checkpoint; a job that
 reaches its time limit is requeued and continues; a request no node can meet fails before submission.
 
 Outside CI, without a cluster, these tests skip and say how to start one; in CI they must run.
@@ -114,7 +114,7 @@ def cancel_all(tmp_path: Path, sweep_process: subprocess.Popen) -> int:
         sweep_process.kill()
 
 
-def test_a_cancelled_job_leaves_a_failed_record_and_the_rerun_resumes_from_its_checkpoint(tmp_path, mirror):
+def test_a_cancelled_job_leaves_an_interrupted_record_and_the_rerun_resumes_from_its_checkpoint(tmp_path, mirror):
     overrides = (*LONG_RUN, "trainer.max_epochs=60", "resume=true")
     first = background_sweep(tmp_path, *overrides, mirror=mirror)
     try:
@@ -122,7 +122,7 @@ def test_a_cancelled_job_leaves_a_failed_record_and_the_rerun_resumes_from_its_c
     finally:
         assert cancel_all(tmp_path, first) != 0  # the sweep reports the job as not completed; it does not hang
     [record] = records(tmp_path).values()
-    assert record["status"] == "failed", record.get("error")
+    assert record["status"] == "interrupted" and "resume=true" in record["error"], record.get("error")  # SIGTERM
     log = sweep(tmp_path, *overrides, mirror=mirror)
     [record] = records(tmp_path).values()
     assert record["status"] == "completed" and record["resumed"] and record["epochs_run"] == 60, log
@@ -150,4 +150,4 @@ def test_a_job_that_hits_its_time_limit_is_requeued_and_continues(tmp_path, mirr
         cancel_all(tmp_path, running)
     assert "this job is timed-out" in job_log(tmp_path, "nam") and "Requeued job" in job_log(tmp_path, "nam")
     [record] = records(tmp_path).values()
-    assert record["status"] == "failed"  # cancelled at last: a valid record, never taken as finished
+    assert record["status"] == "interrupted"  # cancelled at last: a valid record, never taken as finished
