@@ -120,13 +120,18 @@ class NeuralTrainingModule(L.LightningModule):
         loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
         if self.constraint is not None:  # explanation constraint (issue 15)
             loss = loss + self.constraint(self.model, x)
-        self._loss_sum = loss.detach() if batch_idx == 0 else self._loss_sum + loss.detach()
-        self._n_batches = batch_idx + 1
+        # a run resumed from a checkpoint written mid-epoch (on a signal) starts past batch 0
+        first = batch_idx == 0 or self._loss_sum is None
+        self._loss_sum = loss.detach() if first else self._loss_sum + loss.detach()
+        self._n_batches = 1 if first else self._n_batches + 1
         return loss
 
     def _log_training_loss(self) -> None:
         """The epoch's mean training loss; a NaN/inf loss stops the run, naming the epoch."""
+        if self._loss_sum is None:  # no training batch ran in this epoch (resumed at its very end)
+            return
         loss = (self._loss_sum / self._n_batches).item()
+        self._loss_sum = None
         if not np.isfinite(loss):
             raise FloatingPointError(
                 f"training loss became {loss} at epoch {self.current_epoch + 1}; the model diverged: lower model.lr "
