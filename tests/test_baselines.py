@@ -163,6 +163,23 @@ def test_a_smoke_check_caps_neural_models_at_its_epoch_budget():
     assert config("model=node", "profile=smoke").trainer.max_epochs == 2  # NODE's steps: 2 epochs of batches
 
 
+@pytest.mark.parametrize("model", mixnam.models.NEURAL)
+def test_a_smoke_check_narrows_every_neural_model(model):
+    """Widths too (Year's 4,005 pair networks): each capped key is smaller than the paper's, list widths layer by layer."""
+    paper_cfg, smoke_cfg = (config(f"model={model}", "dataset=housing", f"profile={p}") for p in ("paper", "smoke"))
+    capped = capped_settings(smoke_cfg)
+    assert capped, f"profile=smoke leaves {model}'s widths as configured"
+    built = mixnam.training.build_estimator(smoke_cfg, Problem("regression", "rmse", ("a", "b"))).cfg.model
+    built, paper = (OmegaConf.to_container(m) for m in (built, paper_cfg.model))
+    width = lambda v: sum(v) if isinstance(v, list) else v  # noqa: E731
+    for key, value in capped.items():
+        assert built[key] == value and width(value) < width(paper[key]), f"{model}: {key} {paper[key]} -> {value}"
+
+
+def test_a_width_cap_lowers_each_layer_above_it():
+    assert capped_settings(config("model=nam", "+budget_caps.nam.hidden_dims=48")) == {"hidden_dims": [48, 48, 32]}
+
+
 def test_a_cap_below_the_configured_value_wins_and_one_above_it_changes_nothing():
     cfg = config("model=xgboost", "+budget_caps.xgboost.n_estimators=50", "+budget_caps.xgboost.max_depth=100")
     assert capped_settings(cfg) == {"n_estimators": 50, "max_depth": 6}

@@ -13,6 +13,7 @@ import torch
 from mixnam.reporting.records import run_id
 from mixnam.reporting.store import compared
 from mixnam.training.lightning import build
+from mixnam.training.resources import native_threads
 from tests.conftest import ROOT
 from tests.test_training import config, toy_classification
 
@@ -46,6 +47,16 @@ def test_a_slurm_jobs_cores_become_its_torch_threads(tmp_path, monkeypatch):
         assert torch.get_num_threads() == 2  # an explicit trainer.num_threads wins
     finally:
         torch.set_num_threads(threads)
+
+
+def test_the_library_models_blas_pools_get_the_same_share_of_the_cores(monkeypatch):
+    """pygam's QR under another job: OpenBLAS at every core runs 5x slower than at its share."""
+    from threadpoolctl import threadpool_info
+
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    with native_threads(None) as threads:
+        pools = threadpool_info()
+        assert threads == 1 and pools and all(pool["num_threads"] == 1 for pool in pools), pools
 
 
 def test_how_often_progress_is_logged_does_not_make_another_run():

@@ -29,6 +29,7 @@ from mixnam.reporting.records import (
     result_config,
     run_id,
 )
+from mixnam.training.resources import native_threads
 from mixnam.validation import validate
 
 log = logging.getLogger(__name__)
@@ -138,21 +139,22 @@ def _owned_run(cfg: DictConfig) -> dict:
 
 def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
     check_device(cfg)
-    data, estimator = _data_and_estimator(cfg)
-    record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
-    started = time.perf_counter()
-    summary = estimator.fit(data.train, data.val)
-    record["fit_seconds"] = round(time.perf_counter() - started, 3)
-    record["metrics"] = {name: data.problem.score(part.y, estimator.predict(part.X))
-                         for name, part in (("val", data.val), ("test", data.test))}
-    record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
-                  **summary.extra)
-    # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
-    rows = cfg.interpretability.max_rows  # null: the metrics' own default
-    record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data,
-                                                   **({"max_rows": int(rows)} if rows else {}))
-    if cfg.explain:
-        record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
+    with native_threads(cfg.trainer.get("num_threads")):  # every model's BLAS/OpenMP pools, not only torch
+        data, estimator = _data_and_estimator(cfg)
+        record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
+        started = time.perf_counter()
+        summary = estimator.fit(data.train, data.val)
+        record["fit_seconds"] = round(time.perf_counter() - started, 3)
+        record["metrics"] = {name: data.problem.score(part.y, estimator.predict(part.X))
+                             for name, part in (("val", data.val), ("test", data.test))}
+        record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
+                      **summary.extra)
+        # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
+        rows = cfg.interpretability.max_rows  # null: the metrics' own default
+        record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data,
+                                                       **({"max_rows": int(rows)} if rows else {}))
+        if cfg.explain:
+            record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
 
 
 def _keep_record(path: Path, record: dict) -> None:

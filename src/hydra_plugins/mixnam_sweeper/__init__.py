@@ -28,6 +28,7 @@ class ProtocolSweeper(BasicSweeper):
                  cells: Sequence[Mapping[str, Any]] | None = None) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.cells = list(cells or [])
+        self.composed: set[tuple[str, ...]] = set()  # jobs whose config `is_finished` has already composed
 
     def compose(self, job: list[str]) -> DictConfig:
         return self.hydra_context.config_loader.load_sweep_config(self.config, job)
@@ -35,6 +36,7 @@ class ProtocolSweeper(BasicSweeper):
     def is_finished(self, job: list[str]) -> bool:
         """Whether the job's run has a completed record, judged on the config the job itself will see."""
         cfg = self.compose(job)
+        self.composed.add(tuple(job))
         hydra_config = HydraConfig.instance()
         previous = hydra_config.cfg
         hydra_config.set_config(cfg)  # paths resolve through ${hydra:runtime.cwd}, as inside the job
@@ -44,6 +46,11 @@ class ProtocolSweeper(BasicSweeper):
             return not cfg.force and find_completed(cfg) is not None
         finally:
             hydra_config.cfg = previous
+
+    def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
+        """Hydra composes every job here once more before launching; a job `is_finished` composed has passed
+        that check already (a smoke sweep spends a third of its config time on the repeat)."""
+        super().validate_batch_is_legal([job for job in batch if tuple(job) not in self.composed])
 
     def split_arguments(self, overrides, max_batch_size):  # an instance method here: it composes configs
         [jobs] = BasicSweeper.split_arguments(overrides, None)

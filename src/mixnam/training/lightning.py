@@ -299,7 +299,7 @@ class NeuralEstimator:
         run_dir = Path(cfg.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         torch.set_float32_matmul_precision(trainer_cfg.matmul_precision)
-        threads = intra_op_threads(trainer_cfg.num_threads or os.environ.get("SLURM_CPUS_PER_TASK"))
+        threads = intra_op_threads(trainer_cfg.num_threads)
         torch.set_num_threads(threads)
 
         def tensors(part: Arrays) -> tuple[torch.Tensor, torch.Tensor]:
