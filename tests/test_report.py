@@ -211,6 +211,15 @@ def test_smoke_records_make_a_table_labelled_smoke_and_paper_records_are_not_mix
     assert all(r["profile"] == "smoke" for r in rows(tmp_path / "tables" / "table1.csv").values())
 
 
+def test_a_sweep_written_under_another_results_dir_is_reported_there(tmp_path):
+    """`make reproduce-table1 ARGS="paths.results_dir=X"`: the report reads X/runs and writes X/tables/<profile>."""
+    results = tmp_path / "elsewhere"
+    for job in experiment_jobs("table1", "smoke", ("model=linear", "dataset=housing")):
+        write_record(results / "runs", job, "smoke", value=0.70)
+    written = report.main(["table1", "profile=smoke", "dataset=housing", f"paths.results_dir={results}"])
+    assert written == results / "tables" / "smoke" / "table1.md" and "0.700" in written.read_text()
+
+
 def test_the_records_summary_has_one_line_per_record_of_the_profile(table2):
     out, _ = table2
     runs = out.parent / "runs"

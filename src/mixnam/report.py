@@ -71,13 +71,14 @@ def main(argv: list[str] | None = None) -> Path:
     given = next((o.split("=", 1)[1] for o in args.overrides if o.startswith("profile=")), None)
     profile = given or "paper"
     overrides = tuple(o for o in args.overrides if not o.startswith(("profile=", "hydra")))
-    runs = args.runs or Path(next((o.split("=", 1)[1] for o in overrides if o.startswith("paths.runs_dir=")),
-                                  ROOT / "results" / "runs"))
+    given_paths = {key: Path(value) for key, value in (o.split("=", 1) for o in overrides)
+                   if key in ("paths.results_dir", "paths.runs_dir")}  # where the sweep wrote, as in conf/config.yaml
+    results = given_paths.get("paths.results_dir", ROOT / "results")
+    runs = args.runs or given_paths.get("paths.runs_dir", results / "runs")
     records = None if str(args.records) == "none" else args.records or runs.parent / "records"
-    check_sources(runs, records, given_runs=args.runs is not None or any(o.startswith("paths.runs_dir=")
-                                                                         for o in overrides))
+    check_sources(runs, records, given_runs=args.runs is not None or bool(given_paths))
     if args.out is None:
-        args.out = ROOT / "results" / "tables" / ("" if profile == "paper" else profile)
+        args.out = results / "tables" / ("" if profile == "paper" else profile)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table == "summary":
         summary = runs_summary(runs, *filter(None, [records]), profile=given)
