@@ -36,7 +36,7 @@ clean:
 # make reproduce-table1 [PROFILE=smoke] [ARGS="dataset=housing hydra/launcher=local"]
 #   -> results/tables[/<profile>]/table1.md|.tex|.csv (finished runs are skipped; failed ones are recorded and listed)
 REPRODUCE := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table8
-.PHONY: $(REPRODUCE) hparam-search keep-records
+.PHONY: $(REPRODUCE) hparam-search keep-records paper-tables
 $(REPRODUCE): reproduce-%:
 	PY=$(PY) scripts/reproduce_table.sh $* profile=$(PROFILE) $(ARGS)
 
@@ -64,6 +64,14 @@ figures:
 RUNS ?= results/runs
 keep-records:
 	$(PY) -m mixnam.reporting.keep --runs $(RUNS) --profile $(PROFILE)
+
+# make paper-tables: remake every committed paper-profile table (results/tables/) from the kept records alone (not
+# results/runs), each by the command in its own provenance line (tests/test_committed_tables.py checks they match).
+paper-tables:
+	for table in results/tables/*.md; do \
+	  args=$$(sed -n 's/.*by `python -m mixnam.report \([^`]*\)`.*/\1/p' $$table | head -n1); \
+	  [ -z "$$args" ] || $(PY) -m mixnam.report $$args --runs results/records --records none --force || exit 1; \
+	done
 
 # ---- Issue 15: explanation constraints and interactions --------------------------------------------------
 # make reproduce-decoy [PROFILE=smoke]: the decoy sweep (24 small runs, about 10 CPU-minutes on one thread each),

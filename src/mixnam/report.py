@@ -92,7 +92,12 @@ def main(argv: list[str] | None = None) -> Path:
         write_atomically(args.out / f"{args.table}.csv", rows)
         print(f"{args.out / args.table}.md|.csv")
         return args.out / f"{args.table}.md"
-    command = " ".join(["python -m mixnam.report", *argv])
+    # what the table is (its overrides and verdict rule), not where it was read or written: the provenance line
+    # is the command that remakes it from any records directory (make paper-tables runs it)
+    rule_options = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name, default in
+                    (("alpha", Rule.alpha), ("margin_std", Rule.std_multiple), ("margin_floor", Rule.relative_floor))
+                    if getattr(args, name) != default]
+    command = " ".join(["python -m mixnam.report", args.table, *args.overrides, *rule_options])
     if args.table == "scorecard":
         tables = [build(name, runs, profile, overrides, records, rule) for name in sorted(SPECS)]
         write_atomically(args.out / "scorecard.md", scorecard(tables, command))
