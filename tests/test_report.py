@@ -218,6 +218,7 @@ def test_a_sweep_written_under_another_results_dir_is_reported_there(tmp_path):
         write_record(results / "runs", job, "smoke", value=0.70)
     written = report.main(["table1", "profile=smoke", "dataset=housing", f"paths.results_dir={results}"])
     assert written == results / "tables" / "smoke" / "table1.md" and "0.700" in written.read_text()
+    assert "by `python -m mixnam.report table1 profile=smoke dataset=housing`" in written.read_text()  # not where
 
 
 def test_the_records_summary_has_one_line_per_record_of_the_profile(table2):

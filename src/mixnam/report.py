@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> Path:
     rule_options = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name, default in
                     (("alpha", Rule.alpha), ("margin_std", Rule.std_multiple), ("margin_floor", Rule.relative_floor))
                     if getattr(args, name) != default]
-    command = " ".join(["python -m mixnam.report", args.table, *args.overrides, *rule_options])
+    what = [o for o in args.overrides if not o.startswith("paths.")]
+    command = " ".join(["python -m mixnam.report", args.table, *what, *rule_options])
     if args.table == "scorecard":
         tables = [build(name, runs, profile, overrides, records, rule) for name in sorted(SPECS)]
         write_atomically(args.out / "scorecard.md", scorecard(tables, command))
