@@ -59,6 +59,31 @@ def test_the_library_models_blas_pools_get_the_same_share_of_the_cores(monkeypat
         assert threads == 1 and pools and all(pool["num_threads"] == 1 for pool in pools), pools
 
 
+XGBOOST_FIT_UNDER_A_SHARE = """
+import os, sys
+import numpy as np
+from xgboost import XGBRegressor
+from mixnam.training.resources import native_threads
+X = np.random.default_rng(0).random((5000, 8))
+before = len(os.listdir("/proc/self/task"))
+with native_threads(int(sys.argv[1])):
+    XGBRegressor(n_estimators=20, n_jobs=-1, tree_method="hist").fit(X, X.sum(1))
+print(len(os.listdir("/proc/self/task")) - before)
+"""
+
+
+def test_xgboost_asked_for_every_core_stays_on_the_runs_share():
+    """conf/model/xgboost.yaml says n_jobs: -1; the OpenMP team it starts is still the run's share."""
+    def threads_started(share: int) -> int:
+        result = subprocess.run([sys.executable, "-c", XGBOOST_FIT_UNDER_A_SHARE, str(share)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120, check=True)
+        return int(result.stdout.split()[-1])
+
+    assert threads_started(1) == 0
+    if os.cpu_count() > 1:
+        assert threads_started(2) == 1  # the same fit given two cores does start a second thread
+
+
 def test_how_often_progress_is_logged_does_not_make_another_run():
     """The same run, logged every epoch or every 10: its record is found either way (sweeps and reports)."""
     run = ("model=nam", "paths.root=/checkout")
