@@ -267,11 +267,13 @@ def claim_lines(result: ClaimResult, decimals: int = 3) -> list[str]:
     lines = [f"- **{result.claim.text}** ({result.claim.table}): **{result.verdict}**"]
     for e in result.effects:
         if e.effect is None:
-            lines.append(f"  - {e.comparison.label}: {e.verdict}")
             continue
         ci = f" [{e.ci[0]:+.{decimals}f}, {e.ci[1]:+.{decimals}f}]" if e.ci else ""
         lines.append(f"  - {e.comparison.label} = {e.effect:+.{decimals}f}{ci} ({e.runs[0]} vs {e.runs[1] or 'a fixed'}"
                      f" runs): {e.verdict}" + (f" — at a reduced budget ({e.reduced})" if e.reduced else ""))
+    not_run = [e.comparison.label for e in result.effects if e.effect is None]
+    if not_run:
+        lines.append(f"  - not run: {'; '.join(not_run)}")
     return lines
 
 
