@@ -21,17 +21,33 @@ PROGRESS = re.compile(r"housing/nam/split0-seed0-\w+: epoch (\d+)/12, train loss
                       r"best [\d.]+ \(epoch \d+\), [\d.]+ s/epoch, ETA \d+m\d\ds")
 
 
-def test_a_run_logged_to_a_file_shows_progress_lines_and_each_lightning_message_once(tmp_path, mirror):
-    args = [sys.executable, str(ROOT / "run.py"), "model=nam", "dataset=housing", "model.hidden_dims=[8]",
-            "data.max_rows=1500", "trainer.max_epochs=12", "trainer.patience_fraction=1", "trainer.log_progress.every_epochs=5",
+def logged_run(tmp_path, mirror, *overrides: str) -> str:
+    """run.py on 1,500 Housing rows with its output piped to a file, as under nohup or Slurm: the log it leaves."""
+    args = [sys.executable, str(ROOT / "run.py"), "dataset=housing", "data.max_rows=1500", *overrides,
             f"paths.runs_dir={tmp_path / 'runs'}", f"hydra.run.dir={tmp_path / 'out'}",
             *([f"data.mirror={mirror}"] if mirror else [])]
     result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,  # pipes, not a terminal
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     log = result.stdout + result.stderr
     assert result.returncode == 0, log
+    return log
+
+
+def test_a_run_logged_to_a_file_shows_progress_lines_and_each_lightning_message_once(tmp_path, mirror):
+    log = logged_run(tmp_path, mirror, "model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=12",
+                     "trainer.patience_fraction=1", "trainer.log_progress.every_epochs=5")
     assert [int(m.group(1)) for m in PROGRESS.finditer(log)] == [1, 5, 10, 12], log
     assert log.count("GPU available") == 1 and "Tip:" not in log and "━" not in log, log
+
+
+def test_a_library_baseline_logs_its_fit_and_each_penalty_it_tries(tmp_path, mirror):
+    """A spline fit on Income runs for minutes without epochs; its log still says what it is doing."""
+    log = logged_run(tmp_path, mirror, "model=linear", "model.alphas=[0.1,1.0,10.0]")
+    assert re.search(r"housing/linear/split0-seed0-\w+: fitting on \d+ rows \(\d+ validation, \d+ test\), 8 features",
+                     log), log
+    candidates = re.findall(r"LinearBaseline alpha = ([\d.]+) \((\d)/3\): validation rmse [\d.]+, best", log)
+    assert candidates == [("0.1", "1"), ("1", "2"), ("10", "3")], log
+    assert re.search(r"housing/linear/split0-seed0-\w+: fitted in 0m\d\ds; validation rmse [\d.]+, test [\d.]+", log), log
 
 
 def test_a_slurm_jobs_cores_become_its_torch_threads(tmp_path, monkeypatch):

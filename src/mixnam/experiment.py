@@ -29,6 +29,7 @@ from mixnam.reporting.records import (
     result_config,
     run_id,
 )
+from mixnam.training.progress import duration, run_label
 from mixnam.training.resources import native_threads
 from mixnam.validation import validate
 
@@ -142,11 +143,17 @@ def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
     with native_threads(cfg.trainer.get("num_threads")):  # every model's BLAS/OpenMP pools, not only torch
         data, estimator = _data_and_estimator(cfg)
         record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
+        label = run_label(cfg, cfg.run_dir)
+        log.info("%s: fitting on %d rows (%d validation, %d test), %d features", label, len(data.train.y),
+                 len(data.val.y), len(data.test.y), data.train.X.shape[1])
         started = time.perf_counter()
         summary = estimator.fit(data.train, data.val)
         record["fit_seconds"] = round(time.perf_counter() - started, 3)
         record["metrics"] = {name: data.problem.score(part.y, estimator.predict(part.X))
                              for name, part in (("val", data.val), ("test", data.test))}
+        log.info("%s: fitted in %s; validation %s %.4f, test %.4f", label, duration(record["fit_seconds"]),
+                 data.problem.metric, record["metrics"]["val"][data.problem.metric],
+                 record["metrics"]["test"][data.problem.metric])
         record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
                       **summary.extra)
         # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots

@@ -11,6 +11,8 @@ Linear and spline share the selection of their penalty on the validation split
 """
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 from scipy.special import expit
 
 from mixnam.contracts import Arrays, FitSummary, Problem
+
+log = logging.getLogger(__name__)
 
 
 def library_kwargs(cfg: DictConfig, own: Iterable[str] = ()) -> dict[str, Any]:
@@ -114,11 +118,16 @@ class PenaltySelectedBaseline(AdditiveBaseline):
     def fit(self, train: Arrays, val: Arrays) -> FitSummary:
         scores: dict[str, float] = {}
         best = None
-        for penalty in self.penalties:
+        started = time.perf_counter()
+        for done, penalty in enumerate(self.penalties, start=1):
             fitted = self._fit_one(train, penalty)
             scores[str(penalty)] = score = self.problem.primary(val.y, self._predict_with(fitted, val.X))
             if best is None or (score > best if self.problem.higher_is_better else score < best):
                 best, self.penalty, self.fitted = score, penalty, fitted
+            # one line per candidate: a spline search on Income runs for minutes and is otherwise silent
+            log.info("%s %s = %g (%d/%d): validation %s %.4f, best %.4f (%s = %g), %.0f s so far",
+                     type(self).__name__, self.penalty_name, penalty, done, len(self.penalties), self.problem.metric,
+                     score, best, self.penalty_name, self.penalty, time.perf_counter() - started)
         return FitSummary(extra={self.penalty_name: self.penalty, f"val_by_{self.penalty_name}": scores})
 
     def predict(self, X: np.ndarray) -> np.ndarray:

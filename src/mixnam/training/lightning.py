@@ -39,7 +39,12 @@ from mixnam.training.fidelity import (
     patience,
     selection_score,
 )
-from mixnam.training.progress import LogProgress, on_terminal, quiet_lightning
+from mixnam.training.progress import (
+    LogProgress,
+    on_terminal,
+    quiet_lightning,
+    run_label,
+)
 from mixnam.training.resources import check_precision, intra_op_threads
 
 # The model name picks the class; the variants differ only in their config (routing, pairs, ...).
@@ -317,7 +322,7 @@ class NeuralEstimator:
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
                                train_batches, self.fidelity.get("patience_extra_epochs") or 0,
-                               run_name=f"{OmegaConf.select(cfg, 'dataset.name', default='data')}/{cfg.model.name}/{run_dir.name}")
+                               run_name=run_label(cfg, run_dir))
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
             trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)

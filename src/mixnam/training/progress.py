@@ -11,10 +11,12 @@ import logging
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import lightning as L
 import torch
 from lightning.pytorch.callbacks import Callback
+from omegaconf import OmegaConf
 
 log = logging.getLogger(__name__)
 ADVERTISEMENT = "💡 Tip:"  # Lightning's suggestions to install its cloud products, printed on every fit
@@ -22,6 +24,11 @@ ADVERTISEMENT = "💡 Tip:"  # Lightning's suggestions to install its cloud prod
 
 def on_terminal() -> bool:
     return sys.stderr.isatty()
+
+
+def run_label(cfg, run_dir) -> str:
+    """`dataset/model/<run dir>`: how every progress line names its run."""
+    return f"{OmegaConf.select(cfg, 'dataset.name', default='data')}/{cfg.model.name}/{Path(run_dir).name}"
 
 
 def duration(seconds: float) -> str:
