@@ -7,6 +7,8 @@ the intercept, through the link, equal the prediction.
 """
 from __future__ import annotations
 
+import logging
+import re
 import sys
 
 import numpy as np
@@ -67,11 +69,15 @@ def captured(monkeypatch):
 @pytest.mark.parametrize("dataset,metric", [("housing", "rmse"), ("income", "auc")])
 @pytest.mark.parametrize("model", LIBRARY)
 def test_baseline_runs_on_a_real_slice_and_additive_ones_sum_to_their_prediction(
-        model, dataset, metric, tmp_path, mirror, captured):
+        model, dataset, metric, tmp_path, mirror, captured, caplog):
     cfg = config(f"model={model}", f"dataset={dataset}", "data.max_rows=600", *TINY[model],
                  runs_dir=tmp_path / "runs", mirror=mirror)
-    record = run(cfg)
+    with caplog.at_level(logging.INFO):
+        record = run(cfg)
     assert record["status"] == "completed" and record["model"] == model
+    assert f"{dataset}/{model}/split0-seed0-{record['run_id']}: fitted in" in caplog.text  # a log says it is done
+    if model.startswith("node"):  # NODE's steps are not Lightning epochs: its own loop reports each evaluation
+        assert [int(step) for step in re.findall(r"step (\d+)/40: validation", caplog.text)] == [10, 20, 30, 40]
     assert np.isfinite(record["metrics"]["test"][metric]) and record["n_params"] > 0
     if metric == "auc":  # chance level here has meant target leakage in the categorical encoding
         assert record["metrics"]["test"]["auc"] > 0.6, "a tiny budget still beats chance on Income"

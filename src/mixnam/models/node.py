@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import tempfile
 import time
 from argparse import Namespace
@@ -33,6 +34,8 @@ from omegaconf import DictConfig, OmegaConf
 from mixnam.contracts import Arrays, FitSummary, Problem
 from mixnam.errors import MixnamError
 from mixnam.models.library import AdditiveBaseline, library_kwargs
+
+log = logging.getLogger(__name__)
 
 INSTALL_HINT = "pip install -e .[node]"
 
@@ -141,6 +144,9 @@ class NodeBaseline:
                         best, best_step = score, step
                         trainer.save_checkpoint(tag="best")
                     trainer.load_checkpoint()  # back to the last weights
+                    log.info("%s step %d/%s: validation %s %.4f, best %.4f (step %d), %.2f s/step", args.arch, step,
+                             "∞" if max_steps == float("inf") else int(max_steps), self.problem.metric, score, best,
+                             best_step, (time.time() - start) / step)
                 if out_of_budget or step > max(best_step, args.anneal_steps) + args.early_stopping_rounds:
                     break
                 if 0 < args.lr_decay_steps < step - max(best_step, lr_decay_step):
