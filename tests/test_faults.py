@@ -170,16 +170,19 @@ def test_a_disk_that_fills_during_the_run_keeps_the_result_elsewhere_and_fails_l
 
 # ------------------------------------------------------------------------------ 3. one owner per run
 def test_a_second_process_on_the_same_run_is_told_it_is_in_progress_and_does_not_start(tmp_path, mirror):
-    longer = (*TRAINING, "trainer.max_epochs=150")  # still training when the second process has started
-    first = start_run_py(tmp_path, *longer, mirror=mirror)
+    first = start_run_py(tmp_path, *TRAINING, mirror=mirror)
     runs = tmp_path / "runs"
     wait_for(lambda: any(runs.rglob("*.lock")), first)
-    second = run_py(tmp_path, *longer, mirror=mirror)
+    first.send_signal(signal.SIGSTOP)  # the owner holds its lock, alive, however slow the second is to start
+    try:
+        second = run_py(tmp_path, *TRAINING, mirror=mirror)
+    finally:
+        first.send_signal(signal.SIGCONT)
     _, first_stderr = first.communicate(timeout=600)
     one_paragraph(second, "in progress elsewhere", f"host {socket.gethostname()} pid {first.pid}")
     assert first.returncode == 0, first_stderr[-3000:]
     path, record = the_record(runs)
-    assert record["status"] == "completed" and record["epochs_run"] == 150
+    assert record["status"] == "completed" and record["epochs_run"] == 40
     metrics = (path.with_suffix("") / "metrics.csv").read_text().splitlines()
     assert len(metrics) == len(set(metrics)), "one writer of the metrics log"
     assert not list(runs.rglob("*.lock")), "the owner released its lock"
