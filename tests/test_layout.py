@@ -7,6 +7,8 @@ count too: a lower layer that reaches up at run time is as tangled as one that d
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mixnam"
@@ -64,3 +66,12 @@ def test_no_two_modules_import_each_other():
     mutual = sorted({tuple(sorted((a, b))) for a, targets in GRAPH.items() for b in targets
                      if a in GRAPH.get(b, ()) and not (b.startswith(a + ".") or a.startswith(b + "."))})
     assert not mutual, f"modules importing each other: {mutual}"
+
+
+def test_the_checks_before_any_work_load_no_torch_lightning_or_data_stack():
+    """`run.py` with a bad input, a finished run or a run in progress elsewhere answers in about a second:
+    the entry point's guard rails and `mixnam.experiment` defer the seconds of heavy imports to the fit."""
+    code = ("import sys, mixnam.cli, mixnam.launchers, mixnam.experiment; "
+            "print(sorted(m for m in ('torch', 'lightning', 'pandas', 'sklearn', 'matplotlib') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

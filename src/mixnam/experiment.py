@@ -15,7 +15,6 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from mixnam.errors import Interrupted, MixnamError
-from mixnam.explain import explain_run, interpretability
 from mixnam.interrupts import signals_held, signals_interrupt_the_run
 from mixnam.models.budget import capped_settings
 from mixnam.outputs import check_runs_dir, write_record_or_rescue
@@ -29,8 +28,6 @@ from mixnam.reporting.records import (
     result_config,
     run_id,
 )
-from mixnam.training.progress import duration, run_label
-from mixnam.training.resources import native_threads
 from mixnam.validation import validate
 
 log = logging.getLogger(__name__)
@@ -61,6 +58,8 @@ def check_device(cfg: DictConfig) -> None:
 
 
 def _data_and_estimator(cfg: DictConfig):
+    # Data, torch, Lightning and the explainers load only here, once a run is known to need them: a bad
+    # input, a finished run or a run in progress elsewhere is answered without their seconds of imports.
     from mixnam.data import load
     from mixnam.training import build_estimator
 
@@ -78,6 +77,8 @@ def explain_finished(cfg: DictConfig, record: dict, path: Path) -> dict:
     if not weights.is_file():  # library models keep no weights
         raise MixnamError(f"{path} is finished but kept no weights to explain ({weights} is absent). "
                           "Rerun it with explain=true force=true.")
+    from mixnam.explain import explain_run
+
     data, estimator = _data_and_estimator(cfg)
     estimator.load_weights(weights)
     record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
@@ -139,6 +140,10 @@ def _owned_run(cfg: DictConfig) -> dict:
 
 
 def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
+    from mixnam.explain import explain_run, interpretability
+    from mixnam.training.progress import duration, run_label
+    from mixnam.training.resources import native_threads
+
     check_device(cfg)
     with native_threads(cfg.trainer.get("num_threads")):  # every model's BLAS/OpenMP pools, not only torch
         data, estimator = _data_and_estimator(cfg)
