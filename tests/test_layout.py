@@ -1,6 +1,6 @@
 """The package is layered: every module imports only from its own layer or the ones below it.
 
-Layers, bottom first: the contracts (`errors`, `contracts`, `interrupts`), then data / evaluation / sweep expansion,
+Layers, bottom first: the contracts (`errors`, `contracts`, `interrupts`, `devices`), then data / evaluation / sweep expansion,
 models, training, explanations, reporting, and the entry points on top. Lazy imports inside functions
 count too: a lower layer that reaches up at run time is as tangled as one that does it at import.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "mixnam"
 LAYERS = [
-    {"errors", "contracts", "interrupts"},
+    {"errors", "contracts", "interrupts", "devices"},
     {"data", "evaluation", "sweeps"},
     {"models"},
     {"training"},

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from mixnam.devices import run_device
 from mixnam.errors import Interrupted, MixnamError
 from mixnam.interrupts import signals_held, signals_interrupt_the_run
 from mixnam.models.budget import capped_settings
@@ -43,18 +44,6 @@ def _base_record(cfg: DictConfig) -> dict:
         "max_epochs": OmegaConf.select(cfg, "trainer.max_epochs", default=None),
         "budget_capped": capped_settings(cfg),  # the model settings the profile's budget_caps lowered
     }
-
-
-def check_device(cfg: DictConfig) -> None:
-    """A GPU run on a machine without one should stop with the fix, not a Lightning traceback."""
-    accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))
-    if accelerator in ("gpu", "cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise MixnamError(f"trainer.accelerator={accelerator} but no CUDA device is visible on this machine "
-                              "(torch.cuda.is_available() is False). Use trainer=cpu here, or run on a GPU node "
-                              "with a CUDA build of torch (see README, Set up).")
 
 
 def _data_and_estimator(cfg: DictConfig):
@@ -144,7 +133,7 @@ def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
     from mixnam.training.progress import duration, run_label
     from mixnam.training.resources import native_threads
 
-    check_device(cfg)
+    run_device(str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu")))  # a GPU run without one: the fix
     with native_threads(cfg.trainer.get("num_threads")):  # every model's BLAS/OpenMP pools, not only torch
         data, estimator = _data_and_estimator(cfg)
         record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)

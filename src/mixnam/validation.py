@@ -112,8 +112,9 @@ RULES: tuple[Rule, ...] = (
     # trainer
     whole("trainer.max_epochs", 1, "the epoch budget", nullable=True),
     one_of("trainer.accelerator", ("cpu", "gpu", "cuda", "auto"), "the device to train on"),
-    Rule("trainer.devices", "an integer >= 1 or auto", lambda v: v == "auto" or (_is_int(v) and v >= 1),
-         "how many devices train one run"),
+    Rule("trainer.devices", "1 (or auto)", lambda v: v in ("auto", 1) and not isinstance(v, bool),
+         "one run trains on one device (its batches are not sharded); to use several GPUs run several runs at once: "
+         "hydra/launcher=local hydra.launcher.n_jobs=N, or hydra/launcher=slurm hydra.launcher.runs_per_job=N"),
     one_of("trainer.precision", ("32-true", "32", 32, "bf16-mixed", "16-mixed", "bf16-true", "16-true", "64-true"),
            "Lightning's numeric precision"),
     one_of("trainer.matmul_precision", ("highest", "high", "medium"), "torch.set_float32_matmul_precision"),

@@ -10,6 +10,9 @@ Dropout is the step's largest cost after the matmuls when written the usual way 
 draw per unit, then ReLU and the mask multiply as separate passes), so every neural model drops out
 through `dropout` / `ReLUDropout` here: the keep mask comes from 16 random bits per unit (four units
 per 64-bit draw) and ReLU, mask and the 1 / (1 - p) scale are one pass forward and one backward.
+That pays on a CPU, where each pass is memory traffic. On a GPU the step is bound by kernel launches
+and the mask's bookkeeping is a dozen of them, so there (and inside `torch.compile`, which fuses the
+native op and cannot trace the bit tricks) dropout is torch's own fused kernel: the same math.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from functools import partial
 from typing import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mixnam.errors import ConfigError
@@ -57,10 +61,17 @@ def _scaled(keep: Tensor, p: float, dtype: torch.dtype) -> Tensor:
     return keep.to(dtype).mul_(1.0 / (1.0 - p))
 
 
+def _native(x: Tensor) -> bool:
+    """Torch's fused dropout on a GPU or under torch.compile; the bit-mask dropout on a CPU."""
+    return x.is_cuda or torch.compiler.is_compiling()
+
+
 def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """Inverted dropout (keep probability 1 - p, kept units scaled by 1 / (1 - p)), as F.dropout."""
     if not training or p == 0.0:
         return x
+    if _native(x):
+        return F.dropout(x, p, training=True)
     if p == 1.0:
         return x * 0.0
     return _MultiplyByMask.apply(x, _scaled(keep_mask(x.shape, p, x.device), p, x.dtype))
@@ -70,6 +81,8 @@ def relu_dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """dropout(relu(x)): one mask (positive and kept) serves the forward pass and the gradient."""
     if not training or p == 0.0:
         return torch.relu(x)
+    if _native(x):
+        return F.dropout(torch.relu(x), p, training=True)
     if p == 1.0:
         return x * 0.0
     keep = (x.detach() > 0).logical_and_(keep_mask(x.shape, p, x.device))

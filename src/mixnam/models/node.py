@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from mixnam.devices import run_device
 from mixnam.contracts import Arrays, FitSummary, Problem
 from mixnam.errors import MixnamError
 from mixnam.models.library import AdditiveBaseline, library_kwargs
@@ -57,13 +58,6 @@ def _import_nodegam():
             f"which is not installed ({err}). Install it with: {INSTALL_HINT}"
         ) from err
     return nodegam
-
-
-def _device(cfg: DictConfig) -> str:
-    accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
-    if accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available()):
-        return "cuda"
-    return "cpu"
 
 
 class NodeBaseline:
@@ -195,5 +189,5 @@ class NodeGAMBaseline(NodeBaseline, AdditiveBaseline):
 def build(cfg: DictConfig, problem: Problem) -> NodeBaseline:
     hparams = library_kwargs(cfg)
     cls = NodeBaseline if hparams["arch"] == "ODST" else NodeGAMBaseline
-    return cls(problem, hparams, seed=cfg.seed, device=_device(cfg), run_dir=OmegaConf.select(cfg, "run_dir"),
+    return cls(problem, hparams, seed=cfg.seed, device=run_device(str(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))), run_dir=OmegaConf.select(cfg, "run_dir"),
                max_epochs=OmegaConf.select(cfg, "trainer.max_epochs", default=None))

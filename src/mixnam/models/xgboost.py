@@ -10,10 +10,11 @@ Prediction uses the best iteration.
 from __future__ import annotations
 
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from xgboost import XGBClassifier, XGBRegressor
 
 from mixnam.contracts import Arrays, FitSummary, Problem
+from mixnam.devices import run_device
 from mixnam.models.library import library_kwargs
 
 
@@ -50,4 +51,7 @@ class XGBoostBaseline:
 
 
 def build(cfg: DictConfig, problem: Problem) -> XGBoostBaseline:
-    return XGBoostBaseline(problem, seed=cfg.seed, **library_kwargs(cfg))
+    """XGBoost trains on the GPU when the run asks for one (`trainer=gpu`), unless `model.device` says otherwise."""
+    params = library_kwargs(cfg)
+    params.setdefault("device", run_device(str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu"))))
+    return XGBoostBaseline(problem, seed=cfg.seed, **params)

@@ -21,21 +21,27 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-# Keys that do not change what a run computes.
+from mixnam.devices import cpu_model, device_description
+
+# Keys that do not change what a run computes. Where it ran (the device, its threads) is not one: the same
+# protocol in the same precision on a GPU is the same run, and its record names the hardware (`env`).
 NON_RESULT_KEYS = ("paths", "logger", "force", "resume", "explain", "run_dir", "hydra")
 NON_RESULT_SUBKEYS = {"data": ("mirror",), "trainer": ("enable_progress_bar", "log_progress",
-                                                           "checkpoint_every_n_epochs")}
+                                                           "checkpoint_every_n_epochs", "accelerator", "num_threads")}
+
+
+def result_part(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config (a dict, e.g. a record's `config`) without the keys that do not change the result."""
+    kept = {k: v for k, v in config.items() if k not in NON_RESULT_KEYS}
+    for key, subkeys in NON_RESULT_SUBKEYS.items():
+        if isinstance(kept.get(key), dict):
+            kept[key] = {k: v for k, v in kept[key].items() if k not in subkeys}
+    return kept
 
 
 def result_config(cfg: DictConfig) -> dict[str, Any]:
     """The resolved config restricted to what determines the result."""
-    resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    for key in NON_RESULT_KEYS:
-        resolved.pop(key, None)
-    for key, subkeys in NON_RESULT_SUBKEYS.items():
-        for subkey in subkeys:
-            resolved.get(key, {}).pop(subkey, None)
-    return resolved
+    return result_part(OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False))
 
 
 def comparable(config: Any) -> Any:
@@ -112,7 +118,8 @@ def find_completed(cfg: DictConfig) -> Path | None:
             return path
         for sibling in sorted(path.parent.glob(f"split{cfg.split}-seed{cfg.seed}-*.json")):
             record = read_record(sibling)
-            if record and record.get("status") == "completed" and comparable(record.get("config")) == wanted:
+            if (record and record.get("status") == "completed"
+                    and comparable(result_part(record.get("config") or {})) == wanted):
                 return sibling
     return None
 
@@ -150,14 +157,13 @@ def git_commit(root: str | Path) -> str:
         return "unknown"
 
 
-def environment(root: str | Path, device: str = "cpu") -> dict[str, Any]:
+def environment(root: str | Path, accelerator: str = "cpu") -> dict[str, Any]:
+    """Where a run ran: software, the CPU by name and, on a GPU, which one with its driver and CUDA."""
     import torch
 
-    env = {
+    device = "cuda" if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available() else "cpu"
+    return {
         "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-        "hostname": platform.node(), "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "device": device, "git_commit": git_commit(root),
+        "hostname": platform.node(), "cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(), "device": device, "git_commit": git_commit(root), **device_description(device),
     }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        env["gpu"] = torch.cuda.get_device_name(0)
-    return env

@@ -25,6 +25,7 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from omegaconf import DictConfig, OmegaConf
 
 from mixnam.contracts import Arrays, FitSummary, Problem
+from mixnam.devices import check_one_device, lightning_accelerator, process_state_restored, run_device
 from mixnam.errors import ConfigError, Interrupted
 from mixnam.interrupts import signals_held
 from mixnam.models.base import AdditiveModel, NeuralModel
@@ -112,17 +113,23 @@ class NeuralTrainingModule(L.LightningModule):
         self.lr, self.weight_decay, self.max_epochs = lr, weight_decay, max_epochs
         self.monitor = monitor_name(problem, selection)
         self.task_loss = F.mse_loss if problem.task == "regression" else F.binary_cross_entropy_with_logits
+        # trainer.compile: the whole step's loss (forward, task loss, penalty) as one graph, and the forward pass
         self.forward_details = torch.compile(model.forward_details) if compile_model else model.forward_details
+        self.step_loss = torch.compile(self.loss) if compile_model else self.loss
         self._val_logits: list[torch.Tensor] = []
         self._val_targets: list[torch.Tensor] = []
         # the epoch's summed training loss, kept on the device: reading it every batch would wait for the GPU
         self._loss_sum: torch.Tensor | None = None
         self._n_batches = 0
 
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Eq. 8: the task loss plus the model's own penalty."""
+        details = self.model.forward_details(x)
+        return self.task_loss(details.logit.float(), y) + self.model.penalty(details)
+
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         x, y = batch
-        details = self.forward_details(x)
-        loss = self.task_loss(details.logit.float(), y) + self.model.penalty(details)
+        loss = self.step_loss(x, y)
         if self.constraint is not None:  # explanation constraint (issue 15)
             loss = loss + self.constraint(self.model, x)
         # a run resumed from a checkpoint written mid-epoch (on a signal) starts past batch 0
@@ -222,22 +229,24 @@ class BestCheckpoint(Callback):
 class RandomState(Callback):
     """Keeps the random streams in last.ckpt, so a resumed run draws the batches and dropout masks
     that the uninterrupted run would have drawn (Lightning restores weights, optimizer and scheduler
-    but not these)."""
+    but not these). Only the run's own device: a CPU run never initialises CUDA to save it, and a run
+    resumed where fewer GPUs are visible restores into the one it trains on."""
 
-    def __init__(self, batches: TensorBatches):
-        self.batches = batches
+    def __init__(self, batches: TensorBatches, device: torch.device):
+        self.batches, self.device = batches, device
 
     def state_dict(self) -> dict[str, Any]:
         state = {"torch": torch.get_rng_state(), "batches": self.batches.generator.get_state()}
-        if torch.cuda.is_available():
-            state["cuda"] = torch.cuda.get_rng_state_all()
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         torch.set_rng_state(state_dict["torch"])
         self.batches.generator.set_state(state_dict["batches"])
-        if "cuda" in state_dict and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state_dict["cuda"])
+        if self.device.type == "cuda" and "cuda" in state_dict:
+            saved = state_dict["cuda"]  # checkpoints of earlier versions kept a list, one state per visible GPU
+            torch.cuda.set_rng_state(saved[0] if isinstance(saved, (list, tuple)) else saved, self.device)
 
 
 def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
@@ -262,7 +271,7 @@ def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
 
 
 def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, train_batches: TensorBatches,
-                 patience_extra_epochs: int = 0, run_name: str = "run") -> L.Trainer:
+                 device: torch.device, patience_extra_epochs: int = 0, run_name: str = "run") -> L.Trainer:
     """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints;
     the progress bar on a terminal, progress lines in a log (`mixnam.training.progress`)."""
     stopping = EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min",
@@ -272,10 +281,10 @@ def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint,
     bar = bool(trainer_cfg.enable_progress_bar) and on_terminal()
     progress = [] if bar else [LogProgress(run_name, best.monitor, best, max_epochs, **trainer_cfg.log_progress)]
     return L.Trainer(
-        max_epochs=max_epochs, accelerator=trainer_cfg.accelerator, devices=trainer_cfg.devices,
+        max_epochs=max_epochs, accelerator=lightning_accelerator(device.type), devices=1,
         precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
         # stopping decides first, so `best`'s last.ckpt holds its up-to-date state
-        callbacks=[stopping, RandomState(train_batches), best, *progress],
+        callbacks=[stopping, RandomState(train_batches, device), best, *progress],
         enable_checkpointing=False, enable_progress_bar=bar, enable_model_summary=False,
         num_sanity_val_steps=0, log_every_n_steps=min(50, len(train_batches)))
 
@@ -290,13 +299,18 @@ class NeuralEstimator:
         self.fidelity = cfg.get("fidelity") or {}
         self.model = build_model(cfg.model, problem.n_features, self.fidelity)
         self.constraint = build_constraint(cfg, problem, self.model)
-        self.device = torch.device("cuda" if cfg.trainer.accelerator in ("gpu", "cuda") else "cpu")
+        check_one_device(cfg.trainer.get("devices", 1))
+        self.device = torch.device(run_device(cfg.trainer.accelerator))
 
     @property
     def n_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
     def fit(self, train: Arrays, val: Arrays) -> FitSummary:
+        with process_state_restored():  # the next run of this process finds torch as this one found it
+            return self._fit(train, val)
+
+    def _fit(self, train: Arrays, val: Arrays) -> FitSummary:
         cfg, trainer_cfg = self.cfg, self.cfg.trainer
         if trainer_cfg.max_epochs is None:
             raise ConfigError(f"no epoch budget for {cfg.model.name}: set model.max_epochs or trainer.max_epochs")
@@ -321,7 +335,7 @@ class NeuralEstimator:
                               int(trainer_cfg.checkpoint_every_n_epochs))
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
-                               train_batches, self.fidelity.get("patience_extra_epochs") or 0,
+                               train_batches, self.device, self.fidelity.get("patience_extra_epochs") or 0,
                                run_name=run_label(cfg, run_dir))
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
