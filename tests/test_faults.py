@@ -264,11 +264,19 @@ def test_a_report_on_a_clean_checkout_never_blanks_the_committed_tables(tmp_path
 
     one_paragraph(report("table1", "dataset=housing", "--runs", str(tmp_path / "missing")), "does not exist", "--runs")
     (tmp_path / "empty").mkdir()
-    # options after the overrides, as the README writes them: accepted; an emptier table: refused
+    # options after the overrides, as the README writes them: accepted; no records at all: refused, even with
+    # --force, for the tables and the scorecard alike (issue 22)
     one_paragraph(report("table1", "dataset=housing", "--runs", str(tmp_path / "empty"), "--records", "none"),
-                  "filled cells", "--force", "Nothing was written")
+                  "no records for `table1`", "Nothing was written")
+    for name in ("table1", "scorecard"):
+        one_paragraph(report(name, "--force", "--runs", str(tmp_path / "empty")), f"no records for `{name}`",
+                      "Nothing was written")
     assert {p.name: p.read_bytes() for p in tables.iterdir() if p.is_file()} == before
-    forced = report("table1", "--force", "--records", "none", "--runs", str(tmp_path / "empty"), "dataset=housing")
+    # fewer filled cells (Housing only, of the committed Housing and Income): refused, and replaced with --force
+    kept = ["--runs", str(tmp_path / "empty"), "--records", str(clone / "results" / "records"), "dataset=housing"]
+    one_paragraph(report("table1", *kept), "filled cells", "--force", "Nothing was written")
+    assert {p.name: p.read_bytes() for p in tables.iterdir() if p.is_file()} == before
+    forced = report("table1", "--force", *kept)
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert (tables / "table1.csv").read_bytes() != before["table1.csv"]
 

@@ -4,6 +4,7 @@ missing cells with their reason, provenance, and the smoke label."""
 from __future__ import annotations
 
 import csv
+import shutil
 import statistics
 
 import pytest
@@ -16,6 +17,7 @@ from mixnam.reporting.records import write_json_atomic
 from mixnam.reporting.render import scorecard
 from mixnam.reporting.tables import build, experiment_jobs
 from mixnam.reporting.verdicts import Rule, judge
+from tests.conftest import ROOT
 
 ENV = {"git_commit": "abc123", "hostname": "box", "cpu": "x86_64", "cpu_count": 2, "device": "cpu", "torch": "2.x"}
 
@@ -174,7 +176,8 @@ def test_the_paper_claims_are_checks_with_an_effect_and_its_interval(tmp_path):
     (effect,) = housing.effects
     assert housing.verdict == "holds" and effect.effect == pytest.approx(0.121)
     assert 0 < effect.ci[0] < 0.121 < effect.ci[1]
-    assert check(claims["MixNAM beats NAM on every dataset it ran"], table).verdict == "holds"  # only Housing ran
+    every = check(claims["MixNAM beats NAM on every dataset it ran"], table)  # only Housing ran: never a bare "holds"
+    assert every.label == "holds" and every.verdict == "holds on 1 of 6 datasets (5 not run)"
     for job in experiment_jobs("table1", "paper", ("model=nam", "dataset=housing")):  # now NAM is the better one
         write_record(runs, job, "paper", value=0.30 + 0.002 * job["seed"])
     assert check(claims["MixNAM beats NAM on Housing"], build("table1", runs, "paper", overrides)).verdict == "fails"
@@ -192,14 +195,14 @@ def test_mixnam_beating_the_additive_models_with_feature_attribution_is_checked_
     claim = {c.text: c for c in CLAIMS}["MixNAM beats every additive model with feature attribution (FA)"]
     result = check(claim, build("table1", runs, "paper", overrides))
     ran = {e.comparison.label: e for e in result.effects if e.verdict != "not run"}
-    assert result.verdict == "holds" and sorted(ran) == ["EBM − MixNAM, Housing RMSE↓", "Linear − MixNAM, Housing RMSE↓",
-                                                         "NAM − MixNAM, Housing RMSE↓"]
+    assert result.verdict == "holds on 3 of 36 model × dataset pairs (33 not run)"
+    assert sorted(ran) == ["EBM − MixNAM, Housing RMSE↓", "Linear − MixNAM, Housing RMSE↓", "NAM − MixNAM, Housing RMSE↓"]
     assert ran["EBM − MixNAM, Housing RMSE↓"].effect == pytest.approx(0.108)
     md = scorecard([build("table1", runs, "paper", overrides)], "test")
     assert md.count("  - not run: ") == 2 and "Spline − MixNAM, Housing RMSE↓; NBM − MixNAM" in md  # one line per claim
     for job in experiment_jobs("table1", "paper", ("model=ebm", "dataset=housing")):  # an EBM better than MixNAM
         write_record(runs, job, "paper", value=0.30 + 0.002 * job["seed"])
-    assert check(claim, build("table1", runs, "paper", overrides)).verdict == "fails"
+    assert check(claim, build("table1", runs, "paper", overrides)).label == "fails"
 
 
 def test_a_table_reads_the_records_of_its_fidelity_only(tmp_path):
@@ -248,8 +251,10 @@ def test_the_records_summary_has_one_line_per_record_of_the_profile(table2):
     lines = list(csv.DictReader(open(out / "runs_summary.csv")))
     assert len(lines) == 30 and {line["status"] for line in lines} == {"completed", "failed"}
     assert {line["model.variation_penalty"] for line in lines} == {"0", "0.1", "1"}
-    report.main(["summary", "profile=smoke", "--runs", str(runs), "--out", str(out), "--force"])
-    assert len(list(csv.DictReader(open(out / "runs_summary.csv")))) == 0
+    before = (out / "runs_summary.csv").read_bytes()
+    with pytest.raises(SystemExit):  # no smoke records: nothing to list, even with --force
+        report.main(["summary", "profile=smoke", "--runs", str(runs), "--out", str(out), "--force"])
+    assert (out / "runs_summary.csv").read_bytes() == before
 
 
 def test_a_cell_mixing_bf16_and_fp32_runs_says_so(tmp_path):
@@ -261,3 +266,92 @@ def test_a_cell_mixing_bf16_and_fp32_runs_says_so(tmp_path):
     report.main(["table2", "--runs", str(runs), "--out", str(tmp_path / "tables")])
     md = (tmp_path / "tables" / "table2.md").read_text()
     assert "Cells mixing precisions:** λ = 0 / Housing RMSE↓ (32-true x5, bf16-mixed x5)" in md
+
+
+# ------------------------------------------------------------------- claims over several cells say how much ran
+def _scorecard_files(out):
+    claims = {r["name"]: r for r in csv.DictReader(open(out / "scorecard.csv")) if r["kind"] == "claim"}
+    return (out / "scorecard.md").read_text(), (out / "scorecard.tex").read_text(), claims
+
+
+def test_a_claim_over_several_cells_says_how_much_of_it_ran_in_every_scorecard(tmp_path):
+    """"RMSE rises with λ above 1" compares λ = 10 and λ = 100 with λ = 1: with λ = 100 not run it holds on 1 of 2
+    λ values, never a bare "holds", in the Markdown, LaTeX and CSV scorecards and the table's own scorecard."""
+    runs, out = tmp_path / "runs", tmp_path / "tables"
+    centres = {1: 0.45, 10: 0.47, 100: 0.50}
+    for job in experiment_jobs("table2", "paper"):
+        if job["model.variation_penalty"] in (1, 10):
+            write_record(runs, job, "paper", value=centres[job["model.variation_penalty"]] + 0.001 * job["seed"])
+    report.main(["scorecard", "--runs", str(runs), "--out", str(out)])
+    report.main(["table2", "--runs", str(runs), "--out", str(out)])
+    md, tex, claims = _scorecard_files(out)
+    partial = "holds on 1 of 2 λ values (1 not run)"
+    assert f"- **RMSE rises with λ above 1** (table2): **{partial}**" in md
+    assert f"- **RMSE rises with λ above 1** (table2): **{partial}**" in (out / "table2.md").read_text()
+    assert r"table2 & RMSE rises with $\lambda$ above 1 & holds on 1 of 2 $\lambda$ values (1 not run) \\" in tex
+    row = claims["RMSE rises with λ above 1"]
+    assert (row["verdict"], row["run"], row["of"]) == (partial, "1", "2")
+    assert claims["more experts help up to C = 8"]["verdict"] == "not run"  # nothing of it ran: no coverage to state
+    for job in experiment_jobs("table2", "paper"):  # now every λ it names ran: a bare "holds"
+        if job["model.variation_penalty"] == 100:
+            write_record(runs, job, "paper", value=centres[100] + 0.001 * job["seed"])
+    report.main(["scorecard", "--runs", str(runs), "--out", str(out)])
+    md, tex, claims = _scorecard_files(out)
+    assert "- **RMSE rises with λ above 1** (table2): **holds**\n" in md
+    assert claims["RMSE rises with λ above 1"]["verdict"] == "holds" and claims["RMSE rises with λ above 1"]["run"] == "2"
+
+
+# ------------------------------------------------------- a report never destroys what is committed (issue 22)
+def _committed_copy(tmp_path):
+    """The committed paper tables copied where a report can be pointed at them, and their bytes."""
+    out = tmp_path / "tables"
+    out.mkdir()
+    for path in (ROOT / "results" / "tables").iterdir():
+        if path.is_file():
+            shutil.copy(path, out / path.name)
+    return out, {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def test_a_scorecard_from_an_empty_runs_directory_exits_non_zero_and_the_committed_one_stays_byte_for_byte(
+        tmp_path, capsys):
+    """The issue's case: `python -m mixnam.report scorecard --runs <empty dir>` once replaced the committed scorecard
+    with one reading "no runs" everywhere, and exited 0."""
+    out, before = _committed_copy(tmp_path)
+    assert {"scorecard.md", "scorecard.csv", "scorecard.tex"} <= set(before)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(SystemExit) as exit:
+        report.main(["scorecard", "--runs", str(tmp_path / "runs"), "--out", str(out)])
+    assert exit.value.code != 0
+    assert "no records for `scorecard` were found under" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_scorecard_with_fewer_filled_cells_replaces_the_committed_one_only_with_force(tmp_path, capsys):
+    out, before = _committed_copy(tmp_path)
+    runs = tmp_path / "runs"
+    for job in experiment_jobs("table2", "paper"):  # some records, far fewer than the committed scorecard's
+        if job["model.variation_penalty"] == 1:
+            write_record(runs, job, "paper", value=0.45 + 0.001 * job["seed"])
+    arguments = ["scorecard", "--runs", str(runs), "--records", "none", "--out", str(out)]
+    with pytest.raises(SystemExit):
+        report.main(arguments)
+    error = capsys.readouterr().err
+    committed = report.filled_cells(before["scorecard.csv"].decode())
+    assert f"holds {committed} filled cells and this report would have only 2:" in error, error  # λ = 1: Tables 2, 3
+    assert "pass --force to replace it" in error
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    report.main([*arguments, "--force"])
+    assert (out / "scorecard.csv").read_bytes() != before["scorecard.csv"]
+
+
+@pytest.mark.parametrize("name", ["table1", "table2", "table3", "table8", "scorecard", "summary", "interactions",
+                                  "decoy"])
+def test_every_report_that_finds_no_records_says_so_and_writes_nothing_even_with_force(tmp_path, capsys, name):
+    out, before = _committed_copy(tmp_path)
+    (tmp_path / "runs").mkdir()
+    with pytest.raises(SystemExit) as exit:
+        report.main([name, "--runs", str(tmp_path / "runs"), "--records", "none", "--out", str(out), "--force"])
+    assert exit.value.code != 0
+    assert f"no records for `{name if name != 'summary' else 'runs_summary'}` were found under" in \
+        capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

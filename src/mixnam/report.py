@@ -8,7 +8,7 @@
 writes `<out>/<table>.md`, `.tex` and `.csv`; `<out>` defaults to `results/tables/` for the paper's
 budget and `results/tables/<profile>/` for any other, so a smoke check never overwrites a result
 (`summary`: `<out>/runs_summary.csv`, one line per record, of one profile when `profile=` is given;
-`scorecard`: `<out>/scorecard.md|.csv`, every table's verdicts and the paper's claims checked;
+`scorecard`: `<out>/scorecard.md|.tex|.csv`, every table's verdicts and the paper's claims checked;
 `interactions` and `decoy`, issue 15: `<out>/<name>.md|.csv` from the records of those experiments,
 see `mixnam.reporting.explanations`).
 Verdicts: Δ's (1 - 2 alpha) interval against the margin max(margin-std x the paper's std, its printed
@@ -19,26 +19,31 @@ would, so it knows every run the table needs: give it the sweep's overrides (`pr
 records kept beside it (`results/records/`, in the repository), so a fresh clone regenerates the committed tables.
 Options and overrides go in any order.
 
-A report never destroys evidence: a runs directory given but absent, or no records at all (neither
-runs nor kept records), is an error, not an empty table; and a table is never replaced by one with
-fewer filled cells (a fresh clone without records would blank the committed tables) unless `--force`.
+A report never destroys evidence (`publish`, the one gate every report passes): a runs directory given
+but absent, or no records found for the report, is an error, not an empty table; and a report (table,
+scorecard, summary, interactions, decoy) is never replaced by one with fewer filled cells (a fresh clone
+without records would blank the committed tables) unless `--force`.
 """
 from __future__ import annotations
 
 import argparse
 import csv
+import io
 import os
 import sys
 from pathlib import Path
 
 from mixnam.cli import fail
+from mixnam.reporting.claims import NOT_RUN
 from mixnam.reporting.explanations import REPORTS
 from mixnam.reporting.render import (
+    NO_RUNS,
     latex,
     markdown,
     runs_summary,
     scorecard,
     scorecard_csv,
+    scorecard_latex,
     to_csv,
 )
 from mixnam.reporting.tables import SPECS, build
@@ -80,18 +85,14 @@ def main(argv: list[str] | None = None) -> Path:
     if args.out is None:
         args.out = results / "tables" / ("" if profile == "paper" else profile)
     args.out.mkdir(parents=True, exist_ok=True)
+    sources = f"{runs}" + (f" or {records}" if records is not None else "")
     if args.table == "summary":
         summary = runs_summary(runs, *filter(None, [records]), profile=given)
-        check_not_fewer(args.out / "runs_summary.csv", summary.count("\n") - 1, args.force, "records listed")
-        write_atomically(args.out / "runs_summary.csv", summary)
-        return args.out / "runs_summary.csv"
+        return publish(args.out, "runs_summary", {".csv": summary}, summary.count("\n") - 1, sources, args.force)
     if args.table in REPORTS:
         dataset = [o.split("=", 1)[1] for o in overrides if o.startswith("dataset=")]
-        text, rows = REPORTS[args.table](runs, profile, *dataset)
-        write_atomically(args.out / f"{args.table}.md", text)
-        write_atomically(args.out / f"{args.table}.csv", rows)
-        print(f"{args.out / args.table}.md|.csv")
-        return args.out / f"{args.table}.md"
+        text, rows = REPORTS[args.table](runs, profile, *dataset)  # from completed records only: filled = found
+        return publish(args.out, args.table, {".md": text, ".csv": rows}, filled_cells(rows), sources, args.force)
     # what the table is (its overrides and verdict rule), not where it was read or written: the provenance line
     # is the command that remakes it from any records directory (make paper-tables runs it)
     rule_options = [f"--{name.replace('_', '-')} {getattr(args, name)}" for name, default in
@@ -101,17 +102,13 @@ def main(argv: list[str] | None = None) -> Path:
     command = " ".join(["python -m mixnam.report", args.table, *what, *rule_options])
     if args.table == "scorecard":
         tables = [build(name, runs, profile, overrides, records, rule) for name in sorted(SPECS)]
-        write_atomically(args.out / "scorecard.md", scorecard(tables, command))
-        write_atomically(args.out / "scorecard.csv", scorecard_csv(tables))
-        return args.out / "scorecard.md"
+        texts = {".md": scorecard(tables, command), ".tex": scorecard_latex(tables, command),
+                 ".csv": scorecard_csv(tables)}
+        found = {r["_path"] for t in tables for r in t.records}  # a record may fill several tables (2 and 3)
+        return publish(args.out, "scorecard", texts, len(found), sources, args.force)
     table = build(args.table, runs, profile, overrides, records, rule)
-    filled = sum(cell.n > 0 for cell in table.cells.values())
-    check_not_fewer(args.out / f"{args.table}.csv", filled, args.force)
-    for suffix, text in ((".md", markdown(table, command)), (".tex", latex(table, command)), (".csv", to_csv(table))):
-        write_atomically(args.out / f"{args.table}{suffix}", text)
-    print(f"{args.out / args.table}.md|.tex|.csv: {filled}/{len(table.cells)} cells from {len(table.records)} "
-          f"records (profile {profile})")
-    return args.out / f"{args.table}.md"
+    texts = {".md": markdown(table, command), ".tex": latex(table, command), ".csv": to_csv(table)}
+    return publish(args.out, args.table, texts, len(table.records), sources, args.force)
 
 
 def check_sources(runs: Path, records: Path | None, given_runs: bool) -> None:
@@ -125,23 +122,52 @@ def check_sources(runs: Path, records: Path | None, given_runs: bool) -> None:
          "experiment=<table>), or point --runs (or paths.runs_dir=) at the directory that holds the records.")
 
 
-def filled_cells(table_csv: Path) -> int:
-    """Filled cells of a table written before (rows with n > 0; a summary: its rows); 0 if none or unreadable."""
+def filled_cells(report_csv: str) -> int:
+    """What a report's CSV holds, counted the same way for the report about to be written and the one on disk:
+    a table's cells with n > 0; the scorecard's cells run and comparisons measured; an explanation report's rows
+    with runs; else (the records summary) its rows."""
     try:
-        with open(table_csv, newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, csv.Error, UnicodeDecodeError):
+        rows = list(csv.DictReader(io.StringIO(report_csv)))
+    except csv.Error:
         return 0
-    return sum(1 for row in rows if "n" not in row or (row["n"] or "0").isdigit() and int(row["n"] or 0) > 0)
+
+    def count(value: str | None) -> int:
+        return int(value) if (value or "").isdigit() else 0
+
+    def filled(row: dict) -> int:
+        if "kind" in row:  # the scorecard
+            return (count(row["count_or_effect"]) if row["kind"] == "cells" and row["verdict"] != NO_RUNS else
+                    int(row["kind"] == "comparison" and row["verdict"] not in (NOT_RUN, "")))
+        for key in ("n", "runs", "seeds"):
+            if key in row:
+                return int(count(row[key]) > 0)
+        return 1
+
+    return sum(map(filled, rows))
 
 
-def check_not_fewer(table_csv: Path, filled: int, force: bool, what: str = "filled cells") -> None:
-    """Never replace a table by one holding fewer filled cells (or summary rows) unless `--force`."""
-    before = filled_cells(table_csv)
+def publish(out: Path, name: str, texts: dict[str, str], records: int, sources: str, force: bool) -> Path:
+    """The one gate every report passes to be written (`<out>/<name>` + each suffix of `texts`, one of them .csv):
+    a report that found no records is refused, and so is one that would replace a report on disk by one holding
+    fewer filled cells (`filled_cells` of the two CSVs), unless `force`. Nothing is written when refused."""
+    if not records:
+        fail(f"no records for `{name}` were found under {sources} (of this profile and sweep), so there is nothing "
+             "to report. Nothing was written. Run the sweep first (make reproduce-<table>, or python run.py -m "
+             "experiment=<table>), or point --runs (and --records) at the directories that hold the records.")
+    target = out / name
+    filled = filled_cells(texts[".csv"])
+    try:
+        before = filled_cells(target.with_suffix(".csv").read_text())
+    except (OSError, UnicodeDecodeError):  # none yet, or not a report's CSV: nothing to keep
+        before = 0
     if filled < before and not force:
-        fail(f"{table_csv.with_suffix('')} holds {before} {what} and this report would have only {filled}: the "
-             "records behind it are not under the runs directory given. Nothing was written. Point --runs at the "
-             "records that made it, write elsewhere with --out DIR, or pass --force to replace it.")
+        fail(f"{target} holds {before} filled cells and this report would have only {filled}: the records behind it "
+             f"are not under {sources}. Nothing was written. Point --runs at the records that made it, write "
+             "elsewhere with --out DIR, or pass --force to replace it.")
+    for suffix, text in texts.items():
+        write_atomically(out / f"{name}{suffix}", text)
+    print(f"{target}{'|'.join(texts)}: {filled} filled cells from {records} records")
+    return target.with_suffix(".md" if ".md" in texts else ".csv")
 
 
 def write_atomically(path: Path, text: str) -> None:
