@@ -207,3 +207,16 @@ def test_recompute_refuses_weights_that_do_not_give_the_records_test_metric(fini
     assert recompute_module.main([str(finished_run), "--weights", str(other)]) == 1
     assert "not this run's weights" in caplog.text
     assert finished_run.read_text() == before, "a failed recompute leaves the record as it was"
+
+
+def test_a_record_made_before_the_readings_shows_its_binned_value_as_binned_and_no_principal_one():
+    from mixnam.reporting.records import upgraded
+
+    legacy = {"interpretability": {"tightness": 0.8, "tightness_per_feature": {"a": 0.8},
+                                   "tightness_by_bins": {"32": 0.8}, "tightness_position": 0.84, "additivity": 0.3}}
+    assert upgraded(legacy)["interpretability"] == {
+        "tightness_binned": 0.8, "tightness_binned_per_feature": {"a": 0.8}, "tightness_binned_by_bins": {"32": 0.8},
+        "tightness_position": 0.84, "additivity": 0.3}
+    assert legacy["interpretability"]["tightness"] == 0.8, "the record itself is not changed"
+    current = {"interpretability": {"tightness": 0.95, "tightness_reading": PRINCIPAL, "tightness_binned": 0.8}}
+    assert upgraded(current) == current
