@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from mixnam.evaluation import recompute as recompute_module
+from mixnam import recompute as recompute_module
 from mixnam.evaluation.tightness import (
     PRINCIPAL,
     interventional_extremes,

@@ -19,7 +19,6 @@ bounds have collapsed (all experts agree) are perfectly tight (1), the limit the
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 from typing import Any, Sequence
 
 import numpy as np
@@ -95,6 +94,13 @@ def tightness_position(X: np.ndarray, routed: np.ndarray, upper: np.ndarray, low
 
 
 # ------------------------------------------------------------------------------------ interventional readings
+def bounds(o: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower bound over the experts (last axis): max/min (Eq. 9), or mean of the top/bottom k
+    when the routing can only weigh k experts evenly (MixNAM-E's C-choose-K outcomes)."""
+    ordered = np.sort(o, axis=-1)
+    return ordered[..., -k:].mean(axis=-1), ordered[..., :k].mean(axis=-1)
+
+
 def quantile_grid(X: np.ndarray, size: int = GRID_SIZE) -> np.ndarray:
     """(size, features): per column, the medians of `size` equal-mass slices of its values, ascending.
 
@@ -108,20 +114,17 @@ def interventional_extremes(model: Any, context: np.ndarray, grid: np.ndarray, b
     """(high, low, upper, lower), each (grid values, features): with x_i = grid[g, i] imposed on every row
     of `context`, the max and min of the routed o_i over those rows, and the bounds at that value.
 
-    `model` is any MixNAM-family module (`routing_parts`, `routing_weights`). The routing is computed once
+    `model` is any MixNAM-family module (`routing_parts`, `routing_weights`) in eval mode. The routing is computed once
     per context row: only feature i's own router term changes with x_i (phi is linear in each latent), so
     per grid value the scores are the row's minus its own term plus the grid value's, for all features at
     once. `bound_k`: bounds over the top/bottom k experts (MixNAM-E's even weights).
     """
-    from mixnam.explain.view import bounds, evaluating
-
-    module = model if isinstance(model, torch.nn.Module) else None
-    parameter = next(module.parameters(), None) if module is not None else None
+    parameter = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
     device = parameter.device if parameter is not None else torch.device("cpu")
     as_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)  # noqa: E731
     n_grid, n_features = grid.shape
     high, low = torch.full((n_grid, n_features), -torch.inf), torch.full((n_grid, n_features), torch.inf)
-    with torch.no_grad(), evaluating(module) if module is not None else nullcontext():
+    with torch.no_grad():
         experts, own_at, _ = model.routing_parts(as_tensor(grid))  # (G, n, C): o_ik(v), A_ii^T f_i(v)
         for start in range(0, len(context), chunk_rows):
             _, own, scores = model.routing_parts(as_tensor(context[start:start + chunk_rows]))
@@ -174,9 +177,7 @@ def tightness_interventional_range(high: np.ndarray, low: np.ndarray, upper: np.
 def tightness_metrics(model_view: Any, X: np.ndarray, context: np.ndarray | None, names: Sequence[str],
                       n_bins: int = N_BINS, grid_size: int = GRID_SIZE, n_blocks: int = N_BLOCKS) -> dict:
     """Every reading for a record: the observational ones on the rows X, the interventional ones (when the
-    model exposes its routing) over the rows `context`; `PRINCIPAL` also as `tightness`."""
-    from mixnam.explain.view import bounds
-
+    model exposes its routing; in eval mode) over the rows `context`; `PRINCIPAL` also as `tightness`."""
     o, _ = model_view.experts(X)
     routed, (upper, lower) = model_view.terms(X), bounds(o, model_view.bound_k)
     readings = {"tightness_binned": tightness_binned(X, routed, upper, lower, n_bins=n_bins)}

@@ -25,6 +25,7 @@ Record layout (what `report table3` / `table9` read):
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import numpy as np
 
 from mixnam.explain.interactions import Interactions, interactions
 from mixnam.explain.shapes import ShapeFunction, ShapeFunctions, shape_functions
-from mixnam.explain.view import ModelView, bounds, view
+from mixnam.explain.view import ModelView, bounds, evaluating, view
 
 __all__ = ["Interactions", "ModelView", "ShapeFunction", "ShapeFunctions", "bounds", "explain_run", "input_gradients",
            "interactions", "interpretability", "shape_functions", "view"]
@@ -56,7 +57,8 @@ def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 40
         metrics.update(additivity=value, additivity_per_feature=dict(zip(names, shares.tolist())),
                        input_gradient_per_feature=dict(zip(names, input_gradients(model_view, X[:max_rows]).tolist())))
     if model_view.is_mixture:
-        metrics.update(tightness_metrics(model_view, X, all_rows(data), names, n_bins=n_bins))
+        with evaluating(model_view.module) if model_view.module is not None else nullcontext():
+            metrics.update(tightness_metrics(model_view, X, all_rows(data), names, n_bins=n_bins))
     if model_view.module is not None:
         metrics.update(over_nam(model_view.module))
     return metrics

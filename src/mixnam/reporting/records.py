@@ -147,7 +147,7 @@ LEGACY_TIGHTNESS = {"tightness": "tightness_binned", "tightness_per_feature": "t
 def upgraded(record: dict) -> dict:
     """A record as today's readers expect it: before issue 26 (no `tightness_reading`), `tightness` was the
     binned reading, so it is read as `tightness_binned` and the principal `tightness` is absent until the
-    run's metrics are recomputed from its weights (`python -m mixnam.evaluation.recompute`)."""
+    run's metrics are recomputed from its weights (`python -m mixnam.recompute`)."""
     block = record.get("interpretability")
     if not isinstance(block, dict) or "tightness" not in block or "tightness_reading" in block:
         return record

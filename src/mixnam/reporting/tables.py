@@ -281,7 +281,7 @@ SPECS = {spec.name: spec for spec in (
               "the bounds); per value: the same at each grid value; whole range: one block; binned: the rows that "
               "share one of 32 quantile bins of x_i (test rows); position: the spread of each row's position in "
               "its own bounds per bin. Records made before these readings hold only the binned and position ones "
-              "until recomputed from their weights (python -m mixnam.evaluation.recompute)."),
+              "until recomputed from their weights (python -m mixnam.recompute)."),
     performance("table6", "Table 6: MixNAM-D against the baselines", ("table6",),
                 ("mlp", "xgboost", "eb2m", "na2m", "ebm", "nam", "mixnam_d")),
     lambda_sweep("table7", "Table 7: MixNAM-E (C = 32, K = 16) on Housing over λ", "mixnam_e",

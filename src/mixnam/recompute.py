@@ -1,6 +1,6 @@
 """Recompute a finished run's interpretability metrics from its kept weights, without retraining.
 
-    python -m mixnam.evaluation.recompute RECORD.json [RECORD.json ...] [--weights BEST.pt] [--threads 1]
+    python -m mixnam.recompute RECORD.json [RECORD.json ...] [--weights BEST.pt] [--threads 1]
 
 For each completed record: rebuild its data and model from the record's own config, load its best
 weights (`--weights`, else `<record without .json>/best.pt`, else the record's `checkpoint`), check that
@@ -22,6 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from mixnam.errors import MixnamError
 from mixnam.reporting.records import git_commit, read_record, write_json_atomic
+from mixnam.sweeps import CONF_DIR
 
 log = logging.getLogger(__name__)
 METRIC_TOLERANCE = 1e-4  # relative: float32 inference on another machine or thread count, not other weights
@@ -40,8 +41,6 @@ def weights_of(path: Path, record: dict, weights: Path | None = None) -> Path:
 def config_of(record: dict) -> DictConfig:
     """The run's config: the repository's defaults for its model and dataset, then the record's own config."""
     from hydra import compose, initialize_config_dir
-
-    from mixnam.sweeps import CONF_DIR
 
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=[f"paths.root={CONF_DIR.parent}", f"model={record['model']}",
@@ -72,7 +71,7 @@ def recompute(path: Path, weights: Path | None = None, threads: int = 1) -> dict
         record["interpretability"] = interpretability_of(cfg, estimator, data)
     record["interpretability_recomputed"] = {
         "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "weights": str(weights),
-        "git_commit": git_commit(Path(__file__).resolve().parents[3]), "test_metric": score}
+        "git_commit": git_commit(CONF_DIR.parent), "test_metric": score}
     write_json_atomic(path, record)
     return record
 
