@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from mixnam.evaluation.additivity import additivity, tightness, tightness_position
+from mixnam.evaluation.additivity import additivity
 from mixnam.evaluation.complexity import n_parameters, over_nam, paper_extra_params
+from mixnam.evaluation.tightness import tightness_binned, tightness_position
 from mixnam.explain import ModelView, interpretability, view
 from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
@@ -70,22 +71,22 @@ def hand_built_mixture() -> ModelView:
                      experts=lambda X: (experts, weights))
 
 
-def test_tightness_is_eq_12_read_literally_and_the_position_estimator_is_kept_beside_it():
+def test_binned_tightness_is_eq_12_per_bin_and_the_position_estimator_is_kept_beside_it():
     data = SimpleNamespace(problem=SimpleNamespace(feature_names=("x",)),
                            test=SimpleNamespace(X=np.arange(4.0)[:, None]))
     record = interpretability(hand_built_mixture(), data, n_bins=2)
     # Eq. 12 per bin: (max o - min o) / (max u - min l) = 2 / 4 and 4 / 10, two rows each
-    assert record["tightness"] == pytest.approx((2 * 0.5 + 2 * 0.4) / 4, abs=1e-12)
+    assert record["tightness_binned"] == pytest.approx((2 * 0.5 + 2 * 0.4) / 4, abs=1e-12)
     # positions (o - l) / (u - l): bin 0 holds 0 and 0.5, bin 1 only 0.6 (the collapsed row has none)
     assert record["tightness_position"] == pytest.approx((2 * 0.5 + 2 * 0.0) / 4, abs=1e-12)
-    assert record["tightness_per_feature"] == {"x": record["tightness"]}
-    assert set(record["tightness_by_bins"]) == {"16", "32", "64"}
+    assert set(record["tightness_binned_by_bins"]) == {"16", "32", "64"}
+    assert "tightness" not in record, "a view without its routing has no interventional (principal) reading"
 
 
 def test_collapsed_bounds_are_perfectly_tight_for_both_estimators():
     X = np.random.default_rng(0).uniform(size=(500, 2))
     same = np.sin(3 * X)  # every expert says the same: upper = lower = routed
-    assert tightness(X, same, same, same) == (1.0, pytest.approx(np.ones(2)))
+    assert tightness_binned(X, same, same, same) == (1.0, pytest.approx(np.ones(2)))
     assert tightness_position(X, same, same, same)[0] == 1.0
 
 
@@ -94,7 +95,7 @@ def test_rows_that_fill_their_bounds_are_tight_and_rows_on_one_bound_are_not():
     X = rng.uniform(size=(4000, 2))
     upper, lower = np.ones_like(X), -np.ones_like(X)
     spread = lower + rng.uniform(size=X.shape) * (upper - lower)
-    for estimator in (tightness, tightness_position):
+    for estimator in (tightness_binned, tightness_position):
         assert estimator(X, spread, upper, lower)[0] > 0.9
         assert estimator(X, upper, upper, lower)[0] == pytest.approx(0.0)
 
@@ -102,7 +103,7 @@ def test_rows_that_fill_their_bounds_are_tight_and_rows_on_one_bound_are_not():
 def test_tightness_of_a_mixnam_lies_in_zero_one(rows):
     model_view = view(small(MixNAM, n_layers=2, hidden_dim=32), N_FEATURES)
     o, r = model_view.experts(rows)
-    for estimator in (tightness, tightness_position):
+    for estimator in (tightness_binned, tightness_position):
         value, per_feature = estimator(rows, (o * r).sum(-1), o.max(-1), o.min(-1))
         assert 0.0 < value <= 1.0 and ((per_feature > 0) & (per_feature <= 1)).all()
 

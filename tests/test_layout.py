@@ -20,7 +20,7 @@ LAYERS = [
     {"explain"},
     {"reporting"},
     {"experiment", "cli", "report", "estimators", "validation", "outputs", "launchers", "another_explanation",
-     "__init__"},
+     "recompute", "__init__"},
 ]
 LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}
 

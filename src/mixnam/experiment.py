@@ -46,7 +46,7 @@ def _base_record(cfg: DictConfig) -> dict:
     }
 
 
-def _data_and_estimator(cfg: DictConfig):
+def data_and_estimator(cfg: DictConfig):
     # Data, torch, Lightning and the explainers load only here, once a run is known to need them: a bad
     # input, a finished run or a run in progress elsewhere is answered without their seconds of imports.
     from mixnam.data import load
@@ -68,7 +68,7 @@ def explain_finished(cfg: DictConfig, record: dict, path: Path) -> dict:
                           "Rerun it with explain=true force=true.")
     from mixnam.explain import explain_run
 
-    data, estimator = _data_and_estimator(cfg)
+    data, estimator = data_and_estimator(cfg)
     estimator.load_weights(weights)
     record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
     write_record_or_rescue(path, record)
@@ -129,13 +129,13 @@ def _owned_run(cfg: DictConfig) -> dict:
 
 
 def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
-    from mixnam.explain import explain_run, interpretability
+    from mixnam.explain import explain_run
     from mixnam.training.progress import duration, run_label
     from mixnam.training.resources import native_threads
 
     run_device(str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu")))  # a GPU run without one: the fix
     with native_threads(cfg.trainer.get("num_threads")):  # every model's BLAS/OpenMP pools, not only torch
-        data, estimator = _data_and_estimator(cfg)
+        data, estimator = data_and_estimator(cfg)
         record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
         label = run_label(cfg, cfg.run_dir)
         log.info("%s: fitting on %d rows (%d validation, %d test), %d features", label, len(data.train.y),
@@ -151,11 +151,18 @@ def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
         record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),
                       **summary.extra)
         # additivity, tightness, size over NAM (Tables 3, 9) and, with explain=true, shape data and plots
-        rows = cfg.interpretability.max_rows  # null: the metrics' own default
-        record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability, estimator, data,
-                                                       **({"max_rows": int(rows)} if rows else {}))
+        record["interpretability"] = _kept_if_it_fails("interpretability metrics", interpretability_of, cfg,
+                                                       estimator, data)
         if cfg.explain:
             record["explain"] = _kept_if_it_fails("explain", explain_run, estimator, data, cfg.run_dir)
+
+
+def interpretability_of(cfg: DictConfig, estimator, data) -> dict:
+    """The record's `interpretability` block (Tables 3, 9): after a fit, or recomputed from kept weights."""
+    from mixnam.explain import interpretability
+
+    rows = cfg.interpretability.max_rows  # null: the metrics' own default
+    return interpretability(estimator, data, **({"max_rows": int(rows)} if rows else {}))
 
 
 def _keep_record(path: Path, record: dict) -> None:

@@ -1,4 +1,4 @@
-"""Additivity (paper Eq. 10-11) and bound tightness (Eq. 12): how additive a model is, how tight its bounds.
+"""Additivity (paper Eq. 10-11): how additive a model is.
 
 Additivity: for feature i the law of total variance splits Var(d y_hat / d x_i) into
 E(Var(. | x_i)) + Var(E(. | x_i)); the share of the second term is how much of the derivative x_i
@@ -9,17 +9,7 @@ one derivative per bin and scores 1 to float precision, while the rows keep the 
 distribution of the other features. All features are differentiated in one batched pass
 (n copies of the rows, copy i with x_i binned).
 
-Tightness (Eq. 12, `tightness`), read literally: for feature i and each quantile bin b of x_i,
-(max - min of the routed contributions o_i of the bin's rows) / (max of the upper bounds u_i - min of
-the lower bounds l_i of those rows); bins are weighted by their rows and features averaged. The
-bin stands in for "a value of x_i", so the shape's own trend within a bin counts in both the
-numerator and the denominator. A bin whose bounds have collapsed (all experts agree) is perfectly
-tight (1), the limit the paper reports for lambda = 100.
-
-`tightness_position`, the earlier estimator kept for comparison, places each row inside its own
-bounds, (o_i - l_i) / (u_i - l_i), and takes the spread of those positions per bin: it removes the
-bounds' width from the score, which is why it falls as lambda narrows the bounds. The authors' code
-implements neither, so both are recorded.
+Bound tightness (Eq. 12) lives in `mixnam.evaluation.tightness`.
 """
 from __future__ import annotations
 
@@ -27,8 +17,6 @@ from typing import Callable
 
 import numpy as np
 import torch
-
-COLLAPSED = 1e-6  # bound width, relative to the contribution's magnitude, below which bounds have met
 
 
 def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
@@ -38,7 +26,7 @@ def quantile_bins(X: np.ndarray, n_bins: int) -> np.ndarray:
     return (X[:, None, :] > inner[None]).sum(axis=1)
 
 
-def _group(ids: np.ndarray, values: np.ndarray, n_bins: int, reduce: np.ufunc, initial: float) -> np.ndarray:
+def group(ids: np.ndarray, values: np.ndarray, n_bins: int, reduce: np.ufunc, initial: float) -> np.ndarray:
     """Reduce `values` (rows, features) within each (bin, feature) cell -> (n_bins, features)."""
     n_features = values.shape[1]
     keys = (ids * n_features + np.arange(n_features)).ravel()
@@ -48,8 +36,8 @@ def _group(ids: np.ndarray, values: np.ndarray, n_bins: int, reduce: np.ufunc, i
 
 
 def _bin_means(ids: np.ndarray, values: np.ndarray, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    counts = _group(ids, np.ones_like(values), n_bins, np.add, 0.0)
-    sums = _group(ids, values, n_bins, np.add, 0.0)
+    counts = group(ids, np.ones_like(values), n_bins, np.add, 0.0)
+    sums = group(ids, values, n_bins, np.add, 0.0)
     return sums / np.maximum(counts, 1), counts
 
 
@@ -106,49 +94,3 @@ def additivity(output: Callable[[torch.Tensor], torch.Tensor], X: np.ndarray, n_
     own = grads.reshape(n_features, n_rows, n_features)[diagonal, :, diagonal].T  # (rows, features)
     shares = variance_shares(own, ids, n_bins)
     return float(shares.mean()), shares
-
-
-def _collapsed(upper: np.ndarray, lower: np.ndarray, width: np.ndarray) -> np.ndarray:
-    """Where bounds have met: a width below `COLLAPSED` relative to the bounds' magnitude."""
-    return width <= COLLAPSED * (1.0 + np.abs(upper) + np.abs(lower))
-
-
-def _row_weighted(ids: np.ndarray, per_bin: np.ndarray, n_bins: int) -> np.ndarray:
-    """(n_bins, features) scores -> per feature, the mean over bins weighted by their rows."""
-    counts = _group(ids, np.ones(ids.shape, dtype=np.float64), n_bins, np.add, 0.0)
-    return (counts * per_bin).sum(axis=0) / counts.sum(axis=0)
-
-
-def tightness(X: np.ndarray, routed: np.ndarray, upper: np.ndarray, lower: np.ndarray,
-              n_bins: int = 32) -> tuple[float, np.ndarray]:
-    """Eq. 12 from the rows' feature values X, routed contributions o and bounds u, l (all rows x features).
-
-    Per bin of x_i: (max o_i - min o_i) / (max u_i - min l_i). Returns the model's tightness and the
-    per-feature values.
-    """
-    routed, upper, lower = (np.asarray(a, dtype=np.float64) for a in (routed, upper, lower))
-    ids = quantile_bins(X, n_bins)
-    spread = (_group(ids, routed, n_bins, np.maximum, -np.inf) - _group(ids, routed, n_bins, np.minimum, np.inf))
-    top, bottom = _group(ids, upper, n_bins, np.maximum, -np.inf), _group(ids, lower, n_bins, np.minimum, np.inf)
-    occupied = np.isfinite(top)  # a bin without rows has zero weight; zeros keep the arithmetic finite
-    spread, top, bottom = (np.where(occupied, a, 0.0) for a in (spread, top, bottom))
-    width = top - bottom
-    collapsed = _collapsed(top, bottom, width)
-    per_bin = np.where(collapsed, 1.0, np.clip(spread / np.where(collapsed, 1.0, width), 0.0, 1.0))
-    per_feature = _row_weighted(ids, per_bin, n_bins)
-    return float(per_feature.mean()), per_feature
-
-
-def tightness_position(X: np.ndarray, routed: np.ndarray, upper: np.ndarray, lower: np.ndarray,
-                       n_bins: int = 32) -> tuple[float, np.ndarray]:
-    """The per-row position estimator: per bin, the spread of (o_i - l_i) / (u_i - l_i) over its rows."""
-    routed, upper, lower = (np.asarray(a, dtype=np.float64) for a in (routed, upper, lower))
-    width = upper - lower
-    collapsed = _collapsed(upper, lower, width)
-    position = np.where(collapsed, np.nan, (routed - lower) / np.where(collapsed, 1.0, width))
-    ids = quantile_bins(X, n_bins)
-    high = _group(ids, np.where(collapsed, -np.inf, position), n_bins, np.maximum, -np.inf)
-    low = _group(ids, np.where(collapsed, np.inf, position), n_bins, np.minimum, np.inf)
-    spread = np.where(np.isfinite(high), np.clip(high - low, 0.0, 1.0), 1.0)  # only collapsed rows: tight
-    per_feature = _row_weighted(ids, spread, n_bins)
-    return float(per_feature.mean()), per_feature

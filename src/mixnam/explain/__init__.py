@@ -3,10 +3,12 @@
 Record layout (what `report table3` / `table9` read):
 - every run record gets `record["interpretability"]` from `interpretability(estimator, data)`:
   `additivity` (Eq. 11, any differentiable model) and `additivity_per_feature`; for the MixNAM family
-  `tightness` (Eq. 12 read literally: raw range of the routed outputs over the raw range of the
-  bounds, per bin of x_i), `tightness_per_feature`, `tightness_position` (the per-row position
-  estimator, kept for comparison), `tightness_by_bins` (`tightness` at 16/32/64 bins: how much the
-  bin rule moves it), `n_params_nam` (a NAM with the same encoders),
+  every reading of Eq. 12 (`mixnam.evaluation.tightness`, issue 26): `tightness` (the principal one, named
+  by `tightness_reading`) with `tightness_per_feature`, `tightness_binned` (32 quantile bins of x_i on the
+  test rows; `tightness_binned_by_bins` at 16/32/64), `tightness_position`, `tightness_interventional_value`,
+  `tightness_interventional_range`, `tightness_interventional_blocks` (x_i imposed on every row of the
+  data set; `tightness_interventional_by_blocks` at 1-64 blocks, `tightness_interventional_grid` its grid,
+  context rows and seconds); `n_params_nam` (a NAM with the same encoders),
   `extra_params_over_nam`, `extra_memory_bytes_over_nam` (float32) and `extra_params_paper_formula`
   (Table 9's n C ((n+1) d + 2), or n C (2 d + 2) for MixNAM-D's diagonal router).
   Keys that do not apply to a model are absent; library models without gradients get `{}`.
@@ -23,6 +25,7 @@ Record layout (what `report table3` / `table9` read):
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ import numpy as np
 
 from mixnam.explain.interactions import Interactions, interactions
 from mixnam.explain.shapes import ShapeFunction, ShapeFunctions, shape_functions
-from mixnam.explain.view import ModelView, bounds, view
+from mixnam.explain.view import ModelView, bounds, evaluating, view
 
 __all__ = ["Interactions", "ModelView", "ShapeFunction", "ShapeFunctions", "bounds", "explain_run", "input_gradients",
            "interactions", "interpretability", "shape_functions", "view"]
@@ -38,13 +41,12 @@ __all__ = ["Interactions", "ModelView", "ShapeFunction", "ShapeFunctions", "boun
 log = logging.getLogger(__name__)
 
 
-TIGHTNESS_BIN_COUNTS = (16, 32, 64)
-
-
 def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 4096, seed: int = 0) -> dict:
-    """Additivity, tightness and size over NAM of a fitted model, on the test rows (model units)."""
-    from mixnam.evaluation.additivity import additivity, tightness, tightness_position
+    """Additivity, tightness and size over NAM of a fitted model, on the test rows (model units); the
+    interventional tightness takes every row of the data set (train, validation, test) as its context."""
+    from mixnam.evaluation.additivity import additivity
     from mixnam.evaluation.complexity import over_nam
+    from mixnam.evaluation.tightness import tightness_metrics
 
     names = list(data.problem.feature_names)
     model_view = view(model, len(names))
@@ -55,16 +57,17 @@ def interpretability(model: Any, data: Any, n_bins: int = 32, max_rows: int = 40
         metrics.update(additivity=value, additivity_per_feature=dict(zip(names, shares.tolist())),
                        input_gradient_per_feature=dict(zip(names, input_gradients(model_view, X[:max_rows]).tolist())))
     if model_view.is_mixture:
-        o, _ = model_view.experts(X)
-        routed, (upper, lower) = model_view.terms(X), bounds(o, model_view.bound_k)
-        value, per_feature = tightness(X, routed, upper, lower, n_bins=n_bins)
-        metrics.update(tightness=value, tightness_per_feature=dict(zip(names, per_feature.tolist())),
-                       tightness_position=tightness_position(X, routed, upper, lower, n_bins=n_bins)[0],
-                       tightness_by_bins={str(k): tightness(X, routed, upper, lower, n_bins=k)[0]
-                                          for k in TIGHTNESS_BIN_COUNTS})
+        with evaluating(model_view.module) if model_view.module is not None else nullcontext():
+            metrics.update(tightness_metrics(model_view, X, all_rows(data), names, n_bins=n_bins))
     if model_view.module is not None:
         metrics.update(over_nam(model_view.module))
     return metrics
+
+
+def all_rows(data: Any) -> np.ndarray:
+    """Every row the data set holds (train, validation, test; the parts it has), in model units."""
+    return np.concatenate([part.X for part in (getattr(data, name, None) for name in ("train", "val", "test"))
+                           if part is not None])
 
 
 def input_gradients(model_view: ModelView, X: np.ndarray) -> np.ndarray:

@@ -18,6 +18,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from mixnam.evaluation.tightness import bounds  # noqa: F401 - Eq. 9, part of this view's API
+
 MODULE_ATTRIBUTES = ("module", "model", "net", "network")
 
 
@@ -34,13 +36,6 @@ class ModelView:
     @property
     def is_mixture(self) -> bool:
         return self.experts is not None
-
-
-def bounds(o: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Upper and lower bound over the experts (last axis): max/min (Eq. 9), or mean of the top/bottom k
-    when the routing can only weigh k experts evenly (MixNAM-E's C-choose-K outcomes)."""
-    ordered = np.sort(o, axis=-1)
-    return ordered[..., -k:].mean(axis=-1), ordered[..., :k].mean(axis=-1)
 
 
 def find_module(obj: Any) -> torch.nn.Module | None:

@@ -86,7 +86,7 @@ class MixNAM(AdditiveModel):
             return F.linear(flat, self.router.weight * self.router_mask, self.router.bias).view(batch, n, self.n_experts)
         return self.router(flat).view(batch, n, self.n_experts)
 
-    def _routing_weights(self, scores: Tensor) -> Tensor:
+    def routing_weights(self, scores: Tensor) -> Tensor:
         """r (Eq. 5-6, 22, 23) from the scores, with expert dropout in training."""
         logits = scores - scores.detach() if self.even_weights else scores
         if self.top_k < self.n_experts:
@@ -102,8 +102,25 @@ class MixNAM(AdditiveModel):
     def forward_details(self, x: Tensor) -> MixtureOutput:
         latents = self.encoder(feature_major(x))  # (n, B, d)
         expert_outputs = self.expert_layer(latents).transpose(0, 1)  # (B, n, C)
-        weights = self._routing_weights(self._scores(latents))
+        weights = self.routing_weights(self._scores(latents))
         return MixtureOutput(expert_outputs, weights, self.intercept)
+
+    def routing_parts(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(o, own, phi), each (B, n, C): expert outputs, each feature's own router term and the scores.
+
+        phi_i = mu_i + sum_j A_ji^T f_j(x_j) is linear in every latent, so the scores with x_i set to v
+        are phi_i - own_i(x) + own_i(v), own_i = A_ii^T f_i(x_i): what the interventional tightness
+        (`mixnam.evaluation.tightness`) updates per grid value instead of re-running the model.
+        """
+        latents = self.encoder(feature_major(x))  # (n, B, d)
+        if self.diagonal_routing:
+            own = torch.bmm(latents, self.router.weight)  # (n, B, C), the bias is context
+        else:
+            n, width = self.n_features, latents.shape[-1]
+            weight = self.router.weight if self.router_mask is None else self.router.weight * self.router_mask
+            diagonal = weight.view(n, self.n_experts, n, width).diagonal(dim1=0, dim2=2)  # (C, d, n): A_ii^T
+            own = torch.einsum("nbd,cdn->nbc", latents, diagonal)
+        return self.expert_layer(latents).transpose(0, 1), own.transpose(0, 1), self._scores(latents)
 
     def expert_outputs(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """(o, r), each (B, n, C): what shape functions and bounds are built on (eval mode)."""

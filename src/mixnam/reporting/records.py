@@ -146,6 +146,22 @@ def _rank(record: dict) -> tuple[bool, str]:
     return record.get("status") == "completed", record.get("finished_at") or ""
 
 
+# Record keys renamed since: a record written before issue 26 holds the binned reading of Eq. 12 as `tightness`
+LEGACY_TIGHTNESS = {"tightness": "tightness_binned", "tightness_per_feature": "tightness_binned_per_feature",
+                    "tightness_by_bins": "tightness_binned_by_bins"}
+
+
+def upgraded(record: dict) -> dict:
+    """A record as today's readers expect it: before issue 26 (no `tightness_reading`), `tightness` was the
+    binned reading, so it is read as `tightness_binned` and the principal `tightness` is absent until the
+    run's metrics are recomputed from its weights (`python -m mixnam.recompute`)."""
+    block = record.get("interpretability")
+    if not isinstance(block, dict) or "tightness" not in block or "tightness_reading" in block:
+        return record
+    renamed = {LEGACY_TIGHTNESS.get(k, k): v for k, v in block.items()}
+    return {**record, "interpretability": renamed}
+
+
 def git_commit(root: str | Path) -> str:
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from mixnam.reporting.records import NON_RESULT_KEYS, NON_RESULT_SUBKEYS, iter_records
+from mixnam.reporting.records import NON_RESULT_KEYS, NON_RESULT_SUBKEYS, iter_records, upgraded
 
 RECORD_FIELDS = {"model": "model", "dataset": "dataset", "split": "split", "seed": "seed", "profile": "profile",
                  "experiment_name": "experiment"}
@@ -58,6 +58,7 @@ class Store:
     def __init__(self, *dirs: str | Path):
         self._index: dict[tuple, list[dict]] = defaultdict(list)
         for path, record in iter_records(*dirs):
+            record = upgraded(record)
             record["_path"] = str(path)
             self._index[tuple(record.get(k) for k in ("experiment", "profile", "dataset", "model"))].append(record)
 
