@@ -73,6 +73,20 @@ paper-tables:
 	  [ -z "$$args" ] || $(PY) -m mixnam.report $$args --runs results/records --records none --force || exit 1; \
 	done
 
+# ---- A GPU machine (issue 23) ------------------------------------------------------------------------------
+# make gpu-check [OUT=outputs/gpu_check]: everything only CUDA can show, one command of at most ~8 minutes
+# (summary.txt, each step's log, the records); exit 0 all passed, 1 a step failed, 2 a step could not run.
+# make gpu-evidence [MINUTES=9] [RUNS_AT_ONCE=N]: the missing paper-budget Housing cells of Tables 1, 2, 3 and 8,
+# N runs at once on the one GPU until the time is up (the rest stop resumable); then make keep-records.
+OUT ?= outputs/gpu_check
+MINUTES ?= 9
+.PHONY: gpu-check gpu-evidence
+gpu-check:
+	PY=$(PY) scripts/gpu_check.sh $(OUT)
+
+gpu-evidence:
+	$(PY) scripts/gpu_evidence.py --minutes $(MINUTES) $(if $(RUNS_AT_ONCE),--runs-at-once $(RUNS_AT_ONCE)) $(ARGS)
+
 # ---- Issue 15: explanation constraints and interactions --------------------------------------------------
 # make reproduce-decoy [PROFILE=smoke]: the decoy sweep (24 small runs, about 10 CPU-minutes on one thread each),
 # then results/tables[/<profile>]/decoy.md|.csv. make reproduce-interactions [DATASET=housing] [ARGS=...]: five

@@ -44,13 +44,13 @@ grep -E "NVIDIA|torch|lightning" "$OUT/versions.log" | head -4 | sed 's/^/  /' |
 
 # 1. Tests marked gpu (dropout keep rate and its reproducibility after a restored CUDA state, CUDA vs CPU
 #    forward, a crashed-and-resumed run on CUDA), in parallel with the smoke sweep and the estimator.
-step tests_gpu 240 "$PY" -m pytest -q -p no:cacheprovider -m gpu -rs tests/ &
-# 2. Every neural model in fp32 and bf16, and NODE-GAM after a deterministic run, one process (a basic
-#    multirun): each run must leave the process as it found it.
-step smoke_models 240 "${RUN[@]}" -m profile=smoke dataset=housing experiment_name=gpu_check_smoke \
+step tests_gpu 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -rs tests/test_gpu_path.py tests/test_reliability.py &
+# 2. Every neural model in fp32 and bf16 in one process (a basic multirun): each run must leave the process as
+#    it found it.
+step smoke_models 150 "${RUN[@]}" -m profile=smoke dataset=housing experiment_name=gpu_check_smoke \
   model=mixnam,mixnam_d,mixnam_e,nam,na2m,nbm,nb2m,mlp trainer.precision=32-true,bf16-mixed &
 # 3. The scikit-learn estimator on the GPU: fit, predict, save/load, explain.
-step estimator_cuda 180 "$PY" - <<'PYTHON' &
+step estimator_cuda 120 "$PY" - <<'PYTHON' &
 import tempfile
 import numpy as np
 from sklearn.datasets import load_diabetes
@@ -67,21 +67,19 @@ print("cuda estimator: rmse", float(np.sqrt(np.mean((predicted - y) ** 2))), "ex
 PYTHON
 wait
 
-# 4. NODE-GAM and XGBoost on the GPU (a smoke budget).
-if has nodegam; then
-  step node_gpu 180 "${RUN[@]}" -m profile=smoke dataset=housing experiment_name=gpu_check_node model=nodegam \
-    trainer.deterministic=true
-else
-  note "node_gpu: NOT RUN (nodegam is not importable here: install mixnam[node])"
-fi
-if has xgboost; then
-  step xgboost_gpu 120 "${RUN[@]}" profile=smoke dataset=housing experiment_name=gpu_check_xgboost model=xgboost
-else
-  note "xgboost_gpu: NOT RUN (xgboost is not importable here)"
-fi
+# Metrics and plots of a finished fit never fail a run (their error is kept in its record): here they must not fail.
+step records_clean 60 "$PY" - "$RESULTS" <<'PYTHON'
+import json, pathlib, sys
+records = [json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).rglob("*.json") if not p.name.startswith(".")]
+bad = [f"{r['model']} {r.get('config', {}).get('trainer', {}).get('precision')}: {r.get('status')} "
+       f"{r.get('error') or r.get('interpretability', {}).get('error')}" for r in records
+       if r.get("status") != "completed" or "error" in (r.get("interpretability") or {})]
+print(f"{len(records)} records, {len(bad)} with an error", *bad, sep="\n")
+assert records and not bad
+PYTHON
 
-# 5. A 100-epoch MixNAM Housing run at the paper's settings, alone on the GPU, timed.
-step mixnam_100_epochs 240 "${RUN[@]}" dataset=housing model=mixnam trainer.max_epochs=100 experiment_name=gpu_check \
+# 4. A 100-epoch MixNAM Housing run at the paper's settings, alone on the GPU, timed.
+step mixnam_100_epochs 120 "${RUN[@]}" dataset=housing model=mixnam trainer.max_epochs=100 experiment_name=gpu_check \
   force=true
 "$PY" - "$RESULTS" >> "$SUMMARY" <<'PYTHON'
 import json, pathlib, sys
@@ -93,7 +91,7 @@ for path in sorted(pathlib.Path(sys.argv[1]).glob("runs/gpu_check/housing/mixnam
               f"{r['precision']}, matmul {r['matmul_precision']}")
 PYTHON
 
-# 6. SIGTERM in the middle of a run, then resume=true, against the same run uninterrupted.
+# 5. SIGTERM in the middle of a run, then resume=true, against the same run uninterrupted.
 resume_check() {
   local args=(dataset=housing model=mixnam trainer.max_epochs=40 trainer.checkpoint_every_n_epochs=5
               trainer.patience_fraction=1 experiment_name=gpu_check_resume force=false)
@@ -115,15 +113,29 @@ whole, stopped = (json.loads(next((root / part).rglob("split0-seed0-*.json")).re
 assert stopped["status"] == "completed" and stopped["resumed"], stopped.get("error")
 a, b = whole["metrics"]["test"]["rmse"], stopped["metrics"]["test"]["rmse"]
 print(f"uninterrupted test RMSE {a:.6f}, stopped by SIGTERM and resumed {b:.6f}, difference {abs(a - b):.2e}")
-assert abs(a - b) < 1e-3, "the resumed run ends elsewhere than the uninterrupted one"
+# a signal lands mid-epoch: the resumed run starts that epoch again with a fresh batch order, so it ends near,
+# not bit for bit at, the uninterrupted run (an end-of-epoch crash resumes exactly: tests/test_reliability.py)
+assert abs(a - b) < 0.01 * a, "the resumed run ends far from the uninterrupted one"
 PYTHON
 }
-step sigterm_resume 240 resume_check
+step sigterm_resume 150 resume_check
 grep "difference" "$OUT/sigterm_resume.log" | sed 's/^/  /' >> "$SUMMARY"
 
-# 7. The step's throughput on the GPU (make bench --device cuda), fp32 and bf16.
-step bench_cuda 180 "$PY" scripts/bench_models.py --device cuda --seconds 1 --epochs housing --steady housing
-step bench_cuda_bf16 120 "$PY" scripts/bench_models.py --device cuda --precision bf16-mixed --seconds 1 --epochs ""
+# 6. NODE-GAM and XGBoost on the GPU (a smoke budget); NODE-GAM in the same process after a deterministic MixNAM run.
+if has nodegam; then
+  step node_gpu 90 "${RUN[@]}" -m profile=smoke dataset=housing experiment_name=gpu_check_node model=mixnam,nodegam \
+    trainer.deterministic=true
+else
+  note "node_gpu: NOT RUN (nodegam is not importable here: install mixnam[node])"
+fi
+if has xgboost; then
+  step xgboost_gpu 120 "${RUN[@]}" profile=smoke dataset=housing experiment_name=gpu_check_xgboost model=xgboost
+else
+  note "xgboost_gpu: NOT RUN (xgboost is not importable here)"
+fi
+
+# 7. The step's throughput on the GPU (make bench ARGS="--device cuda"), and one Housing epoch through the trainer.
+step bench_cuda 90 "$PY" scripts/bench_models.py --device cuda --seconds 0.5 --epochs housing --steady housing
 
 failed=$(grep -c ": FAILED" "$SUMMARY")
 not_run=$(grep -c ": NOT RUN" "$SUMMARY")

@@ -14,7 +14,6 @@ time. Finished records are kept for `make keep-records` like any other run's.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from mixnam.reporting.records import find_completed, read_record  # noqa: E402
+from mixnam.reporting.records import find_completed  # noqa: E402
 from mixnam.sweeps import CONF_DIR, expand, product  # noqa: E402
 from mixnam.training.resources import allowed_cores  # noqa: E402
 

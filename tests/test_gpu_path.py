@@ -17,7 +17,13 @@ from mixnam.errors import ConfigError, MixnamError
 from mixnam.models.layers import dropout, relu_dropout
 from mixnam.reporting import records
 from mixnam.reporting.records import environment, run_id
-from mixnam.training.lightning import NeuralTrainingModule, RandomState, TensorBatches, build, build_model
+from mixnam.training.lightning import (
+    NeuralTrainingModule,
+    RandomState,
+    TensorBatches,
+    build,
+    build_model,
+)
 from mixnam.validation import validate
 from tests.conftest import ROOT
 from tests.test_baselines import config as run_config
@@ -52,7 +58,8 @@ def test_a_gpu_run_computes_in_the_papers_fp32_unless_asked_otherwise():
 
 
 def test_the_same_run_on_a_gpu_is_the_same_run_so_a_cpu_record_answers_it():
-    same = {run_id(run_config(*overrides)) for overrides in (["trainer=gpu"], ["trainer=cpu"], ["trainer.num_threads=1"])}
+    trainers = (["trainer=gpu"], ["trainer=cpu"], ["trainer.num_threads=1"])
+    same = {run_id(run_config(*overrides)) for overrides in trainers}
     assert len(same) == 1
     assert run_id(run_config("trainer=gpu", "trainer.precision=bf16-mixed")) != run_id(run_config("trainer=gpu"))
 

@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from mixnam.data import load
 from mixnam.experiment import run
@@ -78,10 +79,14 @@ def test_a_torn_record_is_never_taken_as_a_finished_run(tmp_path, mirror):
 
 
 # ----------------------------------------------------------------------------- resuming a long run
-def test_a_run_resumed_after_a_crash_ends_exactly_where_an_uninterrupted_run_ends(tmp_path, mirror, monkeypatch):
+@pytest.mark.parametrize("accelerator", ["cpu", pytest.param("gpu", marks=[pytest.mark.gpu, pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device (run scripts/gpu_check.sh on a GPU machine)")])])
+def test_a_run_resumed_after_a_crash_ends_exactly_where_an_uninterrupted_run_ends(tmp_path, mirror, monkeypatch,
+                                                                                   accelerator):
     data = load("housing", max_rows=2000, mirror=mirror)
     settings = ("model=mixnam", "model.n_layers=2", "model.hidden_dim=16", "model.batch_size=256",
-                "trainer.max_epochs=6", "trainer.patience_fraction=1", "trainer.checkpoint_every_n_epochs=1")
+                "trainer.max_epochs=6", "trainer.patience_fraction=1", "trainer.checkpoint_every_n_epochs=1",
+                f"trainer.accelerator={accelerator}")
     uninterrupted = build(training_config(*settings, run_dir=tmp_path / "whole"), data.problem)
     uninterrupted.fit(data.train, data.val)
 
@@ -106,8 +111,10 @@ def test_a_run_resumed_after_a_crash_ends_exactly_where_an_uninterrupted_run_end
     logged_before = (tmp_path / "crashed" / "metrics.csv").read_text()
     assert logged_before.count("\n2,") >= 1, "the epochs logged before the crash are kept"
     assert (tmp_path / "crashed" / "resumed-1" / "metrics.csv").is_file()
-    # same optimizer, scheduler, batch order and dropout masks: the same weights, bit for bit on CPU
-    np.testing.assert_array_equal(resumed.predict(data.test.X), uninterrupted.predict(data.test.X))
+    # same optimizer, scheduler, batch order and dropout masks: the same weights, bit for bit on CPU (on a GPU,
+    # up to the order of its parallel reductions)
+    tolerance = {"rtol": 0, "atol": 0} if accelerator == "cpu" else {"rtol": 1e-4, "atol": 1e-5}
+    np.testing.assert_allclose(resumed.predict(data.test.X), uninterrupted.predict(data.test.X), **tolerance)
 
 
 # ---------------------------------------------------------------------------------- determinism

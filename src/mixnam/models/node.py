@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from mixnam.devices import run_device
 from mixnam.contracts import Arrays, FitSummary, Problem
+from mixnam.devices import run_device
 from mixnam.errors import MixnamError
 from mixnam.models.library import AdditiveBaseline, library_kwargs
 

@@ -169,8 +169,8 @@ def git_commit(root: str | Path) -> str:
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    except (OSError, subprocess.CalledProcessError):  # a copy of the tree without .git (a GPU node, a container)
+        return os.environ.get("MIXNAM_GIT_COMMIT", "unknown")
 
 
 def environment(root: str | Path, accelerator: str = "cpu") -> dict[str, Any]:

@@ -25,7 +25,12 @@ from lightning.pytorch.callbacks import Callback, EarlyStopping
 from omegaconf import DictConfig, OmegaConf
 
 from mixnam.contracts import Arrays, FitSummary, Problem
-from mixnam.devices import check_one_device, lightning_accelerator, process_state_restored, run_device
+from mixnam.devices import (
+    check_one_device,
+    lightning_accelerator,
+    process_state_restored,
+    run_device,
+)
 from mixnam.errors import ConfigError, Interrupted
 from mixnam.interrupts import signals_held
 from mixnam.models.base import AdditiveModel, NeuralModel
