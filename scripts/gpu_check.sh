@@ -5,6 +5,7 @@
 # every step ran and passed, 1 when a step failed, 2 when none failed but one could not run (a
 # package missing on the machine, named in the summary).
 #   scripts/gpu_check.sh [OUT_DIR]          (make gpu-check [OUT=...]; PY=python3 where there is no .venv)
+#   STEPS="smoke_models sigterm_resume" scripts/gpu_check.sh ...   runs only the steps named (and versions)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=$(mkdir -p "${1:-outputs/gpu_check}" && cd "${1:-outputs/gpu_check}" && pwd)
@@ -13,8 +14,10 @@ RESULTS="$OUT/results"
 SUMMARY="$OUT/summary.txt"
 : > "$SUMMARY"
 export PYTHONUNBUFFERED=1
-RUN=("$PY" run.py "paths.results_dir=$RESULTS" "hydra.sweep.dir=$OUT/multirun" "hydra.run.dir=$OUT/single"
-     trainer=gpu trainer.enable_progress_bar=false)
+SETTINGS=("paths.results_dir=$RESULTS" "hydra.sweep.dir=$OUT/multirun" "hydra.run.dir=$OUT/single" trainer=gpu
+          trainer.enable_progress_bar=false)
+RUN=("$PY" run.py "${SETTINGS[@]}")
+SWEEP=("$PY" run.py -m "${SETTINGS[@]}")  # Hydra takes -m before the overrides
 
 note() { echo "$*" | tee -a "$SUMMARY"; }
 
@@ -22,6 +25,7 @@ note() { echo "$*" | tee -a "$SUMMARY"; }
 step() {
   local name=$1 limit=$2 start status
   shift 2
+  [ -z "${STEPS:-}" ] || [ "$name" = versions ] || [[ " $STEPS " == *" $name "* ]] || return 0
   start=$(date +%s)
   timeout --kill-after=20 "$limit" "$@" > "$OUT/$name.log" 2>&1
   status=$?
@@ -47,7 +51,7 @@ grep -E "NVIDIA|torch|lightning" "$OUT/versions.log" | head -4 | sed 's/^/  /' |
 step tests_gpu 150 "$PY" -m pytest -q -p no:cacheprovider -m gpu -rs tests/test_gpu_path.py tests/test_reliability.py &
 # 2. Every neural model in fp32 and bf16 in one process (a basic multirun): each run must leave the process as
 #    it found it.
-step smoke_models 150 "${RUN[@]}" -m profile=smoke dataset=housing experiment_name=gpu_check_smoke \
+step smoke_models 150 "${SWEEP[@]}" profile=smoke dataset=housing experiment_name=gpu_check_smoke \
   model=mixnam,mixnam_d,mixnam_e,nam,na2m,nbm,nb2m,mlp trainer.precision=32-true,bf16-mixed &
 # 3. The scikit-learn estimator on the GPU: fit, predict, save/load, explain.
 step estimator_cuda 120 "$PY" - <<'PYTHON' &
@@ -118,12 +122,13 @@ print(f"uninterrupted test RMSE {a:.6f}, stopped by SIGTERM and resumed {b:.6f},
 assert abs(a - b) < 0.01 * a, "the resumed run ends far from the uninterrupted one"
 PYTHON
 }
-step sigterm_resume 150 resume_check
+# `timeout` runs programs, not shell functions: the function goes to a bash of its own with what it reads
+step sigterm_resume 150 bash -c "$(declare -p PY RESULTS RUN); $(declare -f resume_check); resume_check"
 grep "difference" "$OUT/sigterm_resume.log" | sed 's/^/  /' >> "$SUMMARY"
 
 # 6. NODE-GAM and XGBoost on the GPU (a smoke budget); NODE-GAM in the same process after a deterministic MixNAM run.
 if has nodegam; then
-  step node_gpu 90 "${RUN[@]}" -m profile=smoke dataset=housing experiment_name=gpu_check_node model=mixnam,nodegam \
+  step node_gpu 90 "${SWEEP[@]}" profile=smoke dataset=housing experiment_name=gpu_check_node model=mixnam,nodegam \
     trainer.deterministic=true
 else
   note "node_gpu: NOT RUN (nodegam is not importable here: install mixnam[node])"

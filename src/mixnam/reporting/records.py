@@ -163,14 +163,18 @@ def upgraded(record: dict) -> dict:
 
 
 def git_commit(root: str | Path) -> str:
+    """The commit the run's code is at: MIXNAM_GIT_COMMIT when a launcher states it (a copy of the tree on a GPU
+    node, whose .git may be missing or older than the tree), else git's, `-dirty` with uncommitted changes."""
+    if os.environ.get("MIXNAM_GIT_COMMIT"):
+        return os.environ["MIXNAM_GIT_COMMIT"]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                                 check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
         return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):  # a copy of the tree without .git (a GPU node, a container)
-        return os.environ.get("MIXNAM_GIT_COMMIT", "unknown")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def environment(root: str | Path, accelerator: str = "cpu") -> dict[str, Any]:
