@@ -66,6 +66,8 @@ from mixnam.training.lightning import NeuralEstimator
 
 SAVE_FORMAT = 1  # bump when the saved file's layout changes; load refuses other formats by name
 MIN_SAMPLES = 5
+MIN_BATCH, MAX_BATCH = 32, 2048  # the data-driven batch size's range (2048: the paper's Housing setting)
+PATIENCE_STEPS = 300  # early stopping waits at least this many optimiser steps (see `_resolve_schedule`)
 IMPUTE = ("median", "mean")
 # The variants: the harness model each builds and its expert defaults (C, K), paper Tables 5, 7, 9.
 EXPERTS = {"mixnam": (4, 4), "mixnam_d": (64, 64), "mixnam_e": (32, 16)}
@@ -120,14 +122,15 @@ class NeuralAdditiveEstimator(BaseEstimator):
     def __init__(self, *, n_layers: int = 4, hidden_dim: int = 128, n_experts: int | None = None,
                  top_k: int | None = None, dropout: float = 0.1, dropout_expert: float = 0.2,
                  output_penalty: float = 1.97e-5, variation_penalty: float = 0.1, normalization: str = "layer_norm",
-                 batch_size: int = 2048, lr: float = 5.97e-4, weight_decay: float = 5.29e-5, max_epochs: int = 100,
-                 validation_fraction: float = 0.2, impute: str | None = None, device: str = "cpu",
+                 batch_size: int | None = None, lr: float = 5.97e-4, weight_decay: float = 5.29e-5,
+                 max_epochs: int = 100, patience: int | None = None, validation_fraction: float = 0.2, impute: str | None = None, device: str = "cpu",
                  precision: str = "32-true", random_state: int | None = 0, verbose: bool = False):
         self.n_layers, self.hidden_dim, self.n_experts, self.top_k = n_layers, hidden_dim, n_experts, top_k
         self.dropout, self.dropout_expert = dropout, dropout_expert
         self.output_penalty, self.variation_penalty = output_penalty, variation_penalty
         self.normalization = normalization
         self.batch_size, self.lr, self.weight_decay, self.max_epochs = batch_size, lr, weight_decay, max_epochs
+        self.patience = patience
         self.validation_fraction, self.impute = validation_fraction, impute
         self.device, self.precision, self.random_state, self.verbose = device, precision, random_state, verbose
 
@@ -140,9 +143,10 @@ class NeuralAdditiveEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------------------------- settings
     def _model_config(self) -> dict[str, Any]:
-        """The harness's model config (`conf/model/<variant>.yaml` keys) these hyper-parameters make."""
+        """The harness's model config (`conf/model/<variant>.yaml` keys) these hyper-parameters make (before
+        `fit`, an unset batch size reads as the paper's 2048)."""
         common = {"dropout": self.dropout, "output_penalty": self.output_penalty, "normalization": self.normalization,
-                  "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
+                  "batch_size": getattr(self, "batch_size_", self.batch_size or MAX_BATCH), "lr": self.lr, "weight_decay": self.weight_decay,
                   "max_epochs": self.max_epochs}
         if self.variant == "nam":
             return {"name": "nam", "hidden_dims": [self.hidden_dim] * self.n_layers,
@@ -169,6 +173,8 @@ class NeuralAdditiveEstimator(BaseEstimator):
             # the harness's CPU trainer settings (one source), with this estimator's own choices on top
             "trainer": {**OmegaConf.to_container(OmegaConf.load(CONF_DIR / "trainer" / "cpu.yaml")),
                         "max_epochs": self.max_epochs, "accelerator": self._accelerator(), "precision": self.precision,
+                        # patience() takes a share of the budget: this share gives back `patience_` epochs exactly
+                        "patience_fraction": (getattr(self, "patience_", self.max_epochs // 4) + 0.5) / self.max_epochs,
                         "checkpoint_every_n_epochs": self.max_epochs + 1,  # no resumable checkpoint
                         "enable_progress_bar": bool(self.verbose)}})
 
@@ -180,6 +186,21 @@ class NeuralAdditiveEstimator(BaseEstimator):
             raise InputError(f"validation_fraction={self.validation_fraction} must lie strictly between 0 and 1.")
         if int(self.max_epochs) < 1:
             raise InputError(f"max_epochs={self.max_epochs} must be at least 1.")
+        for name in ("batch_size", "patience"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
+                raise InputError(f"{name}={getattr(self, name)} must be at least 1, or None to choose it from the "
+                                 "number of training rows.")
+
+    def _resolve_schedule(self, n_train: int) -> None:
+        """`batch_size_` and `patience_` for `n_train` training rows, unless given: about 16 steps an epoch
+        (a power of two in [32, 2048]), so a 400-row table is not one step an epoch; patience of at least
+        a quarter of the budget and PATIENCE_STEPS optimiser steps, so a small table's noisy validation
+        score does not stop training in its first epochs."""
+        self.batch_size_ = int(self.batch_size or np.clip(2 ** round(math.log2(max(n_train, 1) / 16)), MIN_BATCH,
+                                                          MAX_BATCH))
+        steps = math.ceil(n_train / self.batch_size_)
+        self.patience_ = int(self.patience or min(self.max_epochs, max(self.max_epochs // 4, 1,
+                                                                       math.ceil(PATIENCE_STEPS / steps))))
 
     # ---------------------------------------------------------------------------------------- input
     def _frame(self, X, reset: bool) -> pd.DataFrame:
@@ -279,15 +300,20 @@ class NeuralAdditiveEstimator(BaseEstimator):
         else:
             X_val, y_val = self._checked(X_val, y_val, reset=False)
         self._fit_fill(X)
+        self._resolve_schedule(len(X))
         X, X_val = self._fill(X), self._fill(X_val)
         self.preprocessor_ = Preprocessor(self.task, self.categorical_, seed=seed)
         train = Arrays(*self.preprocessor_.fit_transform(X, self._model_units(y)))
         val = Arrays(self.preprocessor_.transform(X_val), self.preprocessor_.transform_target(self._model_units(y_val)))
         problem = Problem(self.task, "rmse" if self.task == "regression" else "auc", tuple(self.feature_names_),
                           tuple(self.categorical_), self.preprocessor_.target_mean, self.preprocessor_.target_scale)
-        with tempfile.TemporaryDirectory(prefix="mixnam-fit-") as run_dir, lightning_output(self.verbose):
-            self.network_ = NeuralEstimator(self._run_config(run_dir, seed), problem)
-            summary = self.network_.fit(train, val)
+        threads = torch.get_num_threads()  # training sets its own; the caller's setting is given back
+        try:
+            with tempfile.TemporaryDirectory(prefix="mixnam-fit-") as run_dir, lightning_output(self.verbose):
+                self.network_ = NeuralEstimator(self._run_config(run_dir, seed), problem)
+                summary = self.network_.fit(train, val)
+        finally:
+            torch.set_num_threads(threads)
         self.best_epoch_, self.epochs_run_ = summary.best_epoch, summary.epochs_run
         return self
 
@@ -305,6 +331,11 @@ class NeuralAdditiveEstimator(BaseEstimator):
         return self.network_.predict(self.preprocessor_.transform(rows))
 
     # -------------------------------------------------------------------------------------- explain
+    def model_inputs(self, X) -> tuple[NeuralEstimator, np.ndarray, list[str]]:
+        """What `mixnam.explain.interactions` explains: the fitted network (its logit, or the standardised
+        target), the raw rows `X` checked and preprocessed into its units, and the column names."""
+        return self.network_, self.preprocessor_.transform(self._rows(X)).astype(np.float64), list(self.feature_names_)
+
     def explain(self, X, grid_size: int = 128, max_rows: int | None = 50_000) -> ShapeFunctions:
         """Per feature: the shape function on a grid in the feature's units, and for the MixNAM family the
         experts' upper/lower bounds (Eq. 9) and every row's routed contribution; plain arrays."""
