@@ -215,8 +215,9 @@ class NeuralAdditiveEstimator(BaseEstimator):
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise InputError(f"X has shape {X.shape}; give at least one row and one column.")
             frame = X.copy()
-        else:
-            frame = pd.DataFrame(validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=False))
+        else:  # an object array (a ColumnTransformer's output) keeps its text columns as text: categorical
+            checked = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
+            frame = pd.DataFrame(checked).infer_objects() if checked.dtype == object else pd.DataFrame(checked)
         if reset:
             self.feature_names_ = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else \
                 [f"x{i}" for i in range(frame.shape[1])]
@@ -225,6 +226,11 @@ class NeuralAdditiveEstimator(BaseEstimator):
         for column in self.categorical_:  # categories as text, missing ones kept missing
             frame[column] = frame[column].astype(str).where(frame[column].notna())
         numeric = [c for c in frame.columns if c not in self.categorical_]
+        text = [c for c in numeric if not pd.api.types.is_numeric_dtype(frame[c])
+                and pd.to_numeric(frame[c], errors="coerce").isna().gt(frame[c].isna()).any()]
+        if text:
+            raise InputError(f"column(s) {text} hold text, but were numeric when fit saw them; give numbers there, or "
+                             "refit with those columns as text (or `category`).")
         frame[numeric] = frame[numeric].astype(np.float64).replace([np.inf, -np.inf], np.nan)
         bad = [c for c in numeric if frame[c].isna().any()]
         if bad and self.impute is None:
@@ -415,9 +421,11 @@ def _read(path: str | Path) -> dict:
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same explanation
         raise InputError(f"{path} cannot be read as a saved mixnam estimator ({type(error).__name__}: {error}). It is "
                          f"not one, or was written by versions other than these: {versions()}.") from None
-    if not isinstance(payload, dict) or payload.get("format") != SAVE_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else None
-        written = payload.get("versions", {}).get("mixnam", "unknown") if isinstance(payload, dict) else "unknown"
+    if not isinstance(payload, dict) or "versions" not in payload:
+        raise InputError(f"{path} is a torch file, but not one a mixnam estimator saved (no format or versions in "
+                         "it); give the path `save` wrote.")
+    if payload.get("format") != SAVE_FORMAT:
+        found, written = payload.get("format"), payload["versions"].get("mixnam", "unknown")
         raise InputError(f"{path} was saved by mixnam {written} in file format {found}; this is mixnam "
                          f"{versions()['mixnam']}, which reads format {SAVE_FORMAT}. Install mixnam=={written} to "
                          "load it, or refit and save again.")
