@@ -182,15 +182,15 @@ def fitted_linear_regression(rows):
 
 
 @pytest.mark.parametrize("model,change,fragment", [
-    (CountingModel, dict(method="shap"), "method='shap'; use one of"),
-    (CountingModel, dict(baseline=np.zeros(3)), r"baseline has shape \(3,\); give one value per feature, shape \(4,\)"),
-    (CountingModel, dict(baseline=np.zeros((2, 2))), r"baseline has shape \(2, 2\)"),
-    (CountingModel, dict(X=lambda r: np.where(np.arange(4) == 2, np.nan, r)), r"NaN or inf in column\(s\) \[2\] \(40 rows\)"),
-    (CountingModel, dict(X=lambda r: np.hstack([r, r[:, :1]])), "X has 5 columns but CountingModel takes 4 features"),
-    (fitted_linear_regression, dict(X=lambda r: np.hstack([r, r[:, :1]])),
+    (CountingModel, {"method": "shap"}, "method='shap'; use one of"),
+    (CountingModel, {"baseline": np.zeros(3)}, r"baseline has shape \(3,\); give one value per feature, shape \(4,\)"),
+    (CountingModel, {"baseline": np.zeros((2, 2))}, r"baseline has shape \(2, 2\)"),
+    (CountingModel, {"X": lambda r: np.where(np.arange(4) == 2, np.nan, r)}, r"NaN or inf in column\(s\) \[2\] \(40 rows\)"),
+    (CountingModel, {"X": lambda r: np.hstack([r, r[:, :1]])}, "X has 5 columns but CountingModel takes 4 features"),
+    (fitted_linear_regression, {"X": lambda r: np.hstack([r, r[:, :1]])},
      "X has 5 columns but LinearRegression takes 4 features"),
-    (CountingModel, dict(features=["a", "b", "c"]), "features has 3 names but X has 4 columns"),
-    (CountingModel, dict(softplus_beta=0.0), "softplus_beta=0.0 must be positive"),
+    (CountingModel, {"features": ["a", "b", "c"]}, "features has 3 names but X has 4 columns"),
+    (CountingModel, {"softplus_beta": 0.0}, "softplus_beta=0.0 must be positive"),
 ])
 def test_bad_input_is_refused_before_any_model_call_with_the_fix(rows, model, change, fragment):
     model = model(rows) if model is fitted_linear_regression else model()
