@@ -313,13 +313,9 @@ class NeuralAdditiveEstimator(BaseEstimator):
         val = Arrays(self.preprocessor_.transform(X_val), self.preprocessor_.transform_target(self._model_units(y_val)))
         problem = Problem(self.task, "rmse" if self.task == "regression" else "auc", tuple(self.feature_names_),
                           tuple(self.categorical_), self.preprocessor_.target_mean, self.preprocessor_.target_scale)
-        threads = torch.get_num_threads()  # training sets its own; the caller's setting is given back
-        try:
-            with tempfile.TemporaryDirectory(prefix="mixnam-fit-") as run_dir, lightning_output(self.verbose):
-                self.network_ = NeuralEstimator(self._run_config(run_dir, seed), problem)
-                summary = self.network_.fit(train, val)
-        finally:
-            torch.set_num_threads(threads)
+        with tempfile.TemporaryDirectory(prefix="mixnam-fit-") as run_dir, lightning_output(self.verbose):
+            self.network_ = NeuralEstimator(self._run_config(run_dir, seed), problem)
+            summary = self.network_.fit(train, val)
         self.best_epoch_, self.epochs_run_ = summary.best_epoch, summary.epochs_run
         return self
 
