@@ -107,6 +107,11 @@ def test_the_run_config_builds_the_constraint_and_records_it(mirror):
     (("model=ebm", "constraint=rrr", "constraint.features=[a]"), "input gradients"),
     (("model=mlp", "constraint.router_exclude=[a]"), "needs a router"),
     (("model=mixnam", "constraint=rrr", "constraint.features=[z]"), r"no feature\(s\) \['z'\].*\['a', 'b'\]"),
+    (("model=mlp", "constraint=rrr", "constraint.features=ab"),
+     r"constraint.features=ab is one name, not a list: write constraint.features=\[ab\]"),
+    (("model=mixnam", "constraint.router_exclude=ab"), r"write constraint.router_exclude=\[ab\]"),
+    (("model=mlp", "constraint=rrr", "constraint.features=[a]", "constraint.lambda_rrr=-5"),
+     "lambda_rrr=-5 must be positive"),
 ])
 def test_a_constraint_the_model_cannot_honour_is_refused_with_the_fix(overrides, message):
     with pytest.raises(ConfigError, match=message):

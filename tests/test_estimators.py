@@ -53,7 +53,7 @@ def test_hyper_parameters_are_the_papers_housing_settings_and_clone_keeps_them()
     params = MixNAMRegressor().get_params()
     assert {k: params[k] for k in ("n_layers", "hidden_dim", "lr", "weight_decay", "batch_size", "dropout",
                                     "dropout_expert", "output_penalty", "variation_penalty")} == {
-        "n_layers": 4, "hidden_dim": 128, "lr": 5.97e-4, "weight_decay": 5.29e-5, "batch_size": 2048, "dropout": 0.1,
+        "n_layers": 4, "hidden_dim": 128, "lr": 5.97e-4, "weight_decay": 5.29e-5, "batch_size": None, "dropout": 0.1,
         "dropout_expert": 0.2, "output_penalty": 1.97e-5, "variation_penalty": 0.1}  # paper Table 5
     model = MixNAMClassifier().set_params(n_experts=8, top_k=2, random_state=3)
     copy = clone(model)
@@ -163,3 +163,42 @@ def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(example, "README.md", "exec"), {})
     assert (tmp_path / "breast_cancer_shapes.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("n_train,batch_size,patience", [(318, 32, 30), (2_000, 128, 25), (11_558, 512, 25)])
+def test_batch_size_and_patience_come_from_the_row_count_so_a_small_table_is_not_one_step_an_epoch(
+        n_train, batch_size, patience):
+    """Breast cancer's 318 training rows were one step an epoch at the paper's 2048 (AUC 0.971 at 20
+    epochs); now about 16 steps an epoch, and early stopping waits at least 300 steps."""
+    model = MixNAMClassifier()
+    model._resolve_schedule(n_train)
+    assert (model.batch_size_, model.patience_) == (batch_size, patience)
+    assert model._run_config("unused", 0).model.batch_size == batch_size
+    given = MixNAMClassifier(batch_size=64, patience=7)
+    given._resolve_schedule(n_train)
+    assert (given.batch_size_, given.patience_) == (64, 7)
+
+
+def test_an_object_array_with_text_is_read_as_categories_and_the_callers_thread_count_is_kept():
+    import torch
+
+    X, y = table()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        model = MixNAMClassifier(**TINY).fit(X.to_numpy(), y)  # a ColumnTransformer's output: dtype object
+        assert torch.get_num_threads() == 3, "fit gives back the caller's setting"
+    finally:
+        torch.set_num_threads(threads)
+    assert model.categorical_ == ["x2"] and model.score(X.to_numpy(), y) > 0.75
+    with pytest.raises(InputError, match=r"column\(s\) \['x0'\] hold text"):
+        model.predict(X.assign(x1="high").to_numpy())
+
+
+def test_a_torch_file_of_another_program_is_named_as_such(tmp_path):
+    import torch
+
+    torch.save({"state": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(InputError, match="not one a mixnam estimator saved") as error:
+        NeuralAdditiveEstimator.load(tmp_path / "other.pt")
+    assert "unknown" not in str(error.value)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from mixnam.another_explanation import main as another_explanation
 from mixnam.experiment import run
@@ -63,3 +64,33 @@ def test_find_another_explanation_constrains_the_most_used_feature_and_retrains(
     assert rows[0][1] == "—" and rows[1][1] == first_top, rows
     shape_r = dict(item.rsplit(" ", 1) for item in rows[1][4].rstrip(" |").split(", "))
     assert set(shape_r) == {"x1", "x2", "x3", "x4", "decoy"} and np.isfinite(float(shape_r["x1"]))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    (["model=mlp", "dataset=nope"], "unknown dataset 'nope'"),
+    (["model=xgboost", "dataset=decoy"], "model=xgboost has no input gradients to constrain"),
+    (["model=mlp", "dataset=decoy", "constraint.router_exclude=[x1]"], "needs a router"),
+])
+def test_find_another_explanation_refuses_bad_runs_in_one_line_before_training(tmp_path, mirror, capsys,
+                                                                                overrides, message):
+    with pytest.raises(SystemExit) as stopped:
+        another_explanation(["--out", str(tmp_path), *overrides, f"paths.runs_dir={tmp_path / 'runs'}",
+                             f"data.mirror={mirror}"])
+    assert stopped.value.code == 2 and message in capsys.readouterr().err
+    records = [p.read_text() for p in (tmp_path / "runs").rglob("*.json")] if (tmp_path / "runs").exists() else []
+    assert not any('"completed"' in r for r in records), "nothing trained"
+
+
+def test_find_another_explanation_writes_a_smoke_budgets_table_in_the_profiles_folder(tmp_path, mirror, monkeypatch):
+    import mixnam.another_explanation
+
+    monkeypatch.setattr(mixnam.another_explanation, "ROOT", tmp_path)
+    path = another_explanation(["--rounds", "1", "profile=smoke", "model=nam", "dataset=decoy", "model.hidden_dims=[8]",
+                                *TINY, f"data.mirror={mirror}"])
+    assert path.parent == tmp_path / "results" / "tables" / "smoke"
+
+
+def test_an_interactions_report_of_an_unknown_dataset_is_an_error_not_an_empty_table(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        report(["interactions", "dataset=nope", "--runs", str(tmp_path), "--out", str(tmp_path)])
+    assert stopped.value.code == 2 and "unknown dataset 'nope'" in capsys.readouterr().err

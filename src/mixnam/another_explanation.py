@@ -19,8 +19,11 @@ from pathlib import Path
 import numpy as np
 from hydra import compose, initialize_config_dir
 
+from mixnam.cli import check_overrides, fail
+from mixnam.errors import MixnamError
 from mixnam.experiment import run
 from mixnam.explain import ShapeFunctions
+from mixnam.models import NEURAL
 from mixnam.reporting.explanations import provenance
 from mixnam.sweeps import CONF_DIR
 
@@ -54,20 +57,30 @@ def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(prog="python -m mixnam.another_explanation", description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--per-round", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=ROOT / "results" / "tables")
+    parser.add_argument("--out", type=Path, help="default: results/tables[/<profile> unless paper], as reports")
     parser.add_argument("overrides", nargs="*", help="the run's overrides, e.g. model=mixnam dataset=housing")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.per_round < 1:
         parser.error("--rounds and --per-round must be at least 1")
+    check_overrides(args.overrides)  # unknown datasets, models and keys: one line naming the valid ones
+    try:
+        return _rounds(args)
+    except MixnamError as error:  # an unknown feature, a missing file: the message, not a traceback
+        fail(str(error))
 
+
+def _rounds(args: argparse.Namespace) -> Path:
     constrained: list[str] = []
     records = []
+    cfg = _config(args.overrides, constrained)
+    if cfg.model.name not in NEURAL:
+        fail(f"model={cfg.model.name} has no input gradients to constrain; the loop needs a neural model "
+             f"({', '.join(NEURAL)})")
+    out = args.out or ROOT / "results" / "tables" / ("" if cfg.profile == "paper" else cfg.profile)
     for _ in range(args.rounds):
         cfg = _config(args.overrides, constrained)
         record = run(cfg)
-        gradients = record["interpretability"].get("input_gradient_per_feature")
-        if gradients is None:
-            raise SystemExit(f"{cfg.model.name} has no input gradients: the loop needs a neural model")
+        gradients = record["interpretability"]["input_gradient_per_feature"]
         records.append((list(constrained), record, _shapes(record, Path(cfg.paths.runs_dir))))
         constrained += [f for f in sorted(gradients, key=gradients.get, reverse=True) if f not in constrained][
                        :args.per_round]
@@ -86,8 +99,8 @@ def main(argv: list[str] | None = None) -> Path:
         change = ", ".join(f"{f} {r:.2f}" for f, r in shape_change(records[0][2], shapes).items())
         lines.append(f"| {k} | {', '.join(annotated) or '—'} | {record['metrics']['test'][metric]:.4f} | {top} | "
                      f"{change or '—'} |")
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"another_explanation_{records[0][1]['dataset']}_{records[0][1]['model']}.md"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"another_explanation_{records[0][1]['dataset']}_{records[0][1]['model']}.md"
     path.write_text("\n".join(lines) + "\n\n" + provenance([r for _, r, _ in records]) + "\n")
     print(path)
     return path

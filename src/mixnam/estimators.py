@@ -66,6 +66,8 @@ from mixnam.training.lightning import NeuralEstimator
 
 SAVE_FORMAT = 1  # bump when the saved file's layout changes; load refuses other formats by name
 MIN_SAMPLES = 5
+MIN_BATCH, MAX_BATCH = 32, 2048  # the data-driven batch size's range (2048: the paper's Housing setting)
+PATIENCE_STEPS = 300  # early stopping waits at least this many optimiser steps (see `_resolve_schedule`)
 IMPUTE = ("median", "mean")
 # The variants: the harness model each builds and its expert defaults (C, K), paper Tables 5, 7, 9.
 EXPERTS = {"mixnam": (4, 4), "mixnam_d": (64, 64), "mixnam_e": (32, 16)}
@@ -120,14 +122,15 @@ class NeuralAdditiveEstimator(BaseEstimator):
     def __init__(self, *, n_layers: int = 4, hidden_dim: int = 128, n_experts: int | None = None,
                  top_k: int | None = None, dropout: float = 0.1, dropout_expert: float = 0.2,
                  output_penalty: float = 1.97e-5, variation_penalty: float = 0.1, normalization: str = "layer_norm",
-                 batch_size: int = 2048, lr: float = 5.97e-4, weight_decay: float = 5.29e-5, max_epochs: int = 100,
-                 validation_fraction: float = 0.2, impute: str | None = None, device: str = "cpu",
+                 batch_size: int | None = None, lr: float = 5.97e-4, weight_decay: float = 5.29e-5,
+                 max_epochs: int = 100, patience: int | None = None, validation_fraction: float = 0.2, impute: str | None = None, device: str = "cpu",
                  precision: str = "32-true", random_state: int | None = 0, verbose: bool = False):
         self.n_layers, self.hidden_dim, self.n_experts, self.top_k = n_layers, hidden_dim, n_experts, top_k
         self.dropout, self.dropout_expert = dropout, dropout_expert
         self.output_penalty, self.variation_penalty = output_penalty, variation_penalty
         self.normalization = normalization
         self.batch_size, self.lr, self.weight_decay, self.max_epochs = batch_size, lr, weight_decay, max_epochs
+        self.patience = patience
         self.validation_fraction, self.impute = validation_fraction, impute
         self.device, self.precision, self.random_state, self.verbose = device, precision, random_state, verbose
 
@@ -140,9 +143,10 @@ class NeuralAdditiveEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------------------------- settings
     def _model_config(self) -> dict[str, Any]:
-        """The harness's model config (`conf/model/<variant>.yaml` keys) these hyper-parameters make."""
+        """The harness's model config (`conf/model/<variant>.yaml` keys) these hyper-parameters make (before
+        `fit`, an unset batch size reads as the paper's 2048)."""
         common = {"dropout": self.dropout, "output_penalty": self.output_penalty, "normalization": self.normalization,
-                  "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
+                  "batch_size": getattr(self, "batch_size_", self.batch_size or MAX_BATCH), "lr": self.lr, "weight_decay": self.weight_decay,
                   "max_epochs": self.max_epochs}
         if self.variant == "nam":
             return {"name": "nam", "hidden_dims": [self.hidden_dim] * self.n_layers,
@@ -169,6 +173,8 @@ class NeuralAdditiveEstimator(BaseEstimator):
             # the harness's CPU trainer settings (one source), with this estimator's own choices on top
             "trainer": {**OmegaConf.to_container(OmegaConf.load(CONF_DIR / "trainer" / "cpu.yaml")),
                         "max_epochs": self.max_epochs, "accelerator": self._accelerator(), "precision": self.precision,
+                        # patience() takes a share of the budget: this share gives back `patience_` epochs exactly
+                        "patience_fraction": (getattr(self, "patience_", self.max_epochs // 4) + 0.5) / self.max_epochs,
                         "checkpoint_every_n_epochs": self.max_epochs + 1,  # no resumable checkpoint
                         "enable_progress_bar": bool(self.verbose)}})
 
@@ -180,6 +186,21 @@ class NeuralAdditiveEstimator(BaseEstimator):
             raise InputError(f"validation_fraction={self.validation_fraction} must lie strictly between 0 and 1.")
         if int(self.max_epochs) < 1:
             raise InputError(f"max_epochs={self.max_epochs} must be at least 1.")
+        for name in ("batch_size", "patience"):
+            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
+                raise InputError(f"{name}={getattr(self, name)} must be at least 1, or None to choose it from the "
+                                 "number of training rows.")
+
+    def _resolve_schedule(self, n_train: int) -> None:
+        """`batch_size_` and `patience_` for `n_train` training rows, unless given: about 16 steps an epoch
+        (a power of two in [32, 2048]), so a 400-row table is not one step an epoch; patience of at least
+        a quarter of the budget and PATIENCE_STEPS optimiser steps, so a small table's noisy validation
+        score does not stop training in its first epochs."""
+        self.batch_size_ = int(self.batch_size or np.clip(2 ** round(math.log2(max(n_train, 1) / 16)), MIN_BATCH,
+                                                          MAX_BATCH))
+        steps = math.ceil(n_train / self.batch_size_)
+        self.patience_ = int(self.patience or min(self.max_epochs, max(self.max_epochs // 4, 1,
+                                                                       math.ceil(PATIENCE_STEPS / steps))))
 
     # ---------------------------------------------------------------------------------------- input
     def _frame(self, X, reset: bool) -> pd.DataFrame:
@@ -194,8 +215,9 @@ class NeuralAdditiveEstimator(BaseEstimator):
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise InputError(f"X has shape {X.shape}; give at least one row and one column.")
             frame = X.copy()
-        else:
-            frame = pd.DataFrame(validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=False))
+        else:  # an object array (a ColumnTransformer's output) keeps its text columns as text: categorical
+            checked = validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
+            frame = pd.DataFrame(checked).infer_objects() if checked.dtype == object else pd.DataFrame(checked)
         if reset:
             self.feature_names_ = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else \
                 [f"x{i}" for i in range(frame.shape[1])]
@@ -204,6 +226,11 @@ class NeuralAdditiveEstimator(BaseEstimator):
         for column in self.categorical_:  # categories as text, missing ones kept missing
             frame[column] = frame[column].astype(str).where(frame[column].notna())
         numeric = [c for c in frame.columns if c not in self.categorical_]
+        text = [c for c in numeric if not pd.api.types.is_numeric_dtype(frame[c])
+                and pd.to_numeric(frame[c], errors="coerce").isna().gt(frame[c].isna()).any()]
+        if text:
+            raise InputError(f"column(s) {text} hold text, but were numeric when fit saw them; give numbers there, or "
+                             "refit with those columns as text (or `category`).")
         frame[numeric] = frame[numeric].astype(np.float64).replace([np.inf, -np.inf], np.nan)
         bad = [c for c in numeric if frame[c].isna().any()]
         if bad and self.impute is None:
@@ -279,6 +306,7 @@ class NeuralAdditiveEstimator(BaseEstimator):
         else:
             X_val, y_val = self._checked(X_val, y_val, reset=False)
         self._fit_fill(X)
+        self._resolve_schedule(len(X))
         X, X_val = self._fill(X), self._fill(X_val)
         self.preprocessor_ = Preprocessor(self.task, self.categorical_, seed=seed)
         train = Arrays(*self.preprocessor_.fit_transform(X, self._model_units(y)))
@@ -305,6 +333,11 @@ class NeuralAdditiveEstimator(BaseEstimator):
         return self.network_.predict(self.preprocessor_.transform(rows))
 
     # -------------------------------------------------------------------------------------- explain
+    def model_inputs(self, X) -> tuple[NeuralEstimator, np.ndarray, list[str]]:
+        """What `mixnam.explain.interactions` explains: the fitted network (its logit, or the standardised
+        target), the raw rows `X` checked and preprocessed into its units, and the column names."""
+        return self.network_, self.preprocessor_.transform(self._rows(X)).astype(np.float64), list(self.feature_names_)
+
     def explain(self, X, grid_size: int = 128, max_rows: int | None = 50_000) -> ShapeFunctions:
         """Per feature: the shape function on a grid in the feature's units, and for the MixNAM family the
         experts' upper/lower bounds (Eq. 9) and every row's routed contribution; plain arrays."""
@@ -384,9 +417,11 @@ def _read(path: str | Path) -> dict:
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same explanation
         raise InputError(f"{path} cannot be read as a saved mixnam estimator ({type(error).__name__}: {error}). It is "
                          f"not one, or was written by versions other than these: {versions()}.") from None
-    if not isinstance(payload, dict) or payload.get("format") != SAVE_FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else None
-        written = payload.get("versions", {}).get("mixnam", "unknown") if isinstance(payload, dict) else "unknown"
+    if not isinstance(payload, dict) or "versions" not in payload:
+        raise InputError(f"{path} is a torch file, but not one a mixnam estimator saved (no format or versions in "
+                         "it); give the path `save` wrote.")
+    if payload.get("format") != SAVE_FORMAT:
+        found, written = payload.get("format"), payload["versions"].get("mixnam", "unknown")
         raise InputError(f"{path} was saved by mixnam {written} in file format {found}; this is mixnam "
                          f"{versions()['mixnam']}, which reads format {SAVE_FORMAT}. Install mixnam=={written} to "
                          "load it, or refit and save again.")

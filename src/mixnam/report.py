@@ -33,7 +33,7 @@ import os
 import sys
 from pathlib import Path
 
-from mixnam.cli import fail
+from mixnam.cli import check_overrides, fail
 from mixnam.reporting.claims import NOT_RUN
 from mixnam.reporting.explanations import REPORTS
 from mixnam.reporting.render import (
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--force", action="store_true", help="replace a table even by one with fewer filled cells")
     parser.add_argument("overrides", nargs="*", help="the sweep's overrides, e.g. profile=smoke dataset=housing")
     args = parser.parse_intermixed_args(argv)
+    check_overrides(args.overrides)  # an unknown dataset or key stops here, not as an empty table
     try:
         rule = Rule(args.alpha, args.margin_std, args.margin_floor)
     except ValueError as error:

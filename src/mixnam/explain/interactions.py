@@ -12,14 +12,24 @@ against a baseline b, as main effects + pair interactions + a reported higher-or
   the discrete mixed difference of v on T at S. It distributes every higher-order synergy over the
   pairs, so the remainder is zero (efficiency). Exact by enumerating the 2^n coalitions up to
   `max_exact` features; above that a Monte-Carlo mean over `n_samples` coalitions per pair drawn with
-  those weights, with its standard error per pair in `standard_error`.
+  those weights, with its standard error per row and pair in `standard_error` (the coalitions are
+  shared by the rows, the error of each row's mean is its own).
 - `integrated_hessians` (torch models): Janizek et al. (2021), Gamma_ij = (x_i - b_i)(x_j - b_j)
   times the integral of a b d2f/dx_i dx_j at b + ab(x - b) over a, b in [0, 1], by Gauss-Legendre
   quadrature; pair_ij = Gamma_ij + Gamma_ji, main_i = Gamma_ii, the remainder is the quadrature
   error. As every gradient method it has its own policy on monomials: x1 x2 gives half of its
-  synergy to the pair and a quarter to each main effect. ReLU networks are piecewise linear, so
-  their Hessians vanish wherever no routing or normalisation bends them (an MLP gets zero here:
-  use `synergy` for it).
+  synergy to the pair and a quarter to each main effect. A ReLU network's Hessian is zero almost
+  everywhere, so, as Janizek et al. do, it is computed on a copy with every ReLU replaced by
+  SoftPlus_beta(z) = log(1 + exp(beta z)) / beta (`softplus_beta`, 10 by default: our choice, not the
+  paper's; larger is closer to the ReLU network but needs more `n_steps`), and `delta` is that
+  copy's f(x) - f(b). The remainder then goes to 0 as `n_steps` grows, wherever the model is smooth
+  (top-K routing with K < C, MixNAM-E's, is not: its remainder stays).
+
+Inputs: a torch module, a harness estimator (its module), a scikit-learn estimator of `mixnam.estimators`
+(raw rows as `fit` takes them, preprocessed by the estimator; its network's logit or standardised
+output; its column names), or any model with `predict` (its logit for classifiers). Rows with NaN/inf,
+a column count other than the model's, a baseline that is not one value per feature and a `features`
+list of another length are refused with a ValueError before any model call.
 
 An additive model (NAM, MixNAM-D, EBM) gets exactly zero for every pair under every method (up to
 float rounding). `matrix` (mean |pair| over the rows) is what runs record and heatmaps draw.
@@ -37,12 +47,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from mixnam.explain.shapes import save_npz
 from mixnam.explain.view import evaluating, find_module
+from mixnam.models.layers import ReLUDropout
 
 METHODS = ("synergy", "shapley_taylor", "integrated_hessians")
 MAX_EXACT = 12  # Shapley-Taylor enumerates 2^n coalitions up to this many features
+SOFTPLUS_BETA = 10.0  # Integrated Hessians' smooth substitute for ReLU (our choice of beta)
 BATCH = 8192
 
 
@@ -58,7 +71,7 @@ class Interactions:
     pair: np.ndarray  # (rows, P)
     remainder: np.ndarray  # (rows,) f(x) - f(b) - main - pairs
     delta: np.ndarray  # (rows,) f(x) - f(b)
-    standard_error: np.ndarray | None = None  # (P,) of the sampled Shapley-Taylor pairs, mean over rows
+    standard_error: np.ndarray | None = None  # (rows, P) of the sampled Shapley-Taylor pairs
 
     @property
     def matrix(self) -> np.ndarray:
@@ -96,15 +109,28 @@ class Interactions:
 
 
 # ------------------------------------------------------------------------------------ the model as f
-def _torch_output(model: Any) -> Callable[[torch.Tensor], torch.Tensor] | None:
+def _softplus(module: nn.Module, beta: float) -> nn.Module:
+    """`module` with every ReLU (nn.ReLU, the models' ReLUDropout) replaced by SoftPlus_beta, in place."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.ReLU, ReLUDropout)):
+            setattr(module, name, nn.Softplus(beta))
+        else:
+            _softplus(child, beta)
+    return module
+
+
+def _torch_output(model: Any, softplus_beta: float | None = None) -> Callable[[torch.Tensor], torch.Tensor] | None:
     """The margin as a differentiable torch function, for torch modules and estimators holding one.
 
-    It runs a float64 copy of the module: mixed differences cancel up to float64 rounding (~1e-16), so an
-    additive model's pairs read zero, not float32's ~1e-7."""
+    It runs a float64 copy of the module (ReLUs made SoftPlus_beta when `softplus_beta` is given): mixed
+    differences cancel up to float64 rounding (~1e-16), so an additive model's pairs read zero, not
+    float32's ~1e-7."""
     module = find_module(model)
     if module is None:
         return None
     module = copy.deepcopy(module).double()
+    if softplus_beta is not None:
+        _softplus(module, softplus_beta)
     device = next(module.parameters(), torch.empty(0)).device
 
     def output(x: torch.Tensor) -> torch.Tensor:
@@ -145,10 +171,48 @@ def _baseline(baseline: str | np.ndarray, X: np.ndarray) -> np.ndarray:
         if baseline not in choices:
             raise ValueError(f"baseline={baseline!r}: use one of {sorted(choices)} or an array of {X.shape[1]} values")
         return choices[baseline]().astype(np.float64)
-    baseline = np.asarray(baseline, dtype=np.float64).ravel()
+    baseline = np.asarray(baseline, dtype=np.float64)
     if baseline.shape != (X.shape[1],):
-        raise ValueError(f"baseline has {baseline.size} values but the rows have {X.shape[1]} features")
+        raise ValueError(f"baseline has shape {baseline.shape}; give one value per feature, shape ({X.shape[1]},), "
+                         "in model units")
+    if not np.isfinite(baseline).all():
+        raise ValueError("baseline has NaN or inf; give finite values")
     return baseline
+
+
+def _n_features(model: Any) -> int | None:
+    """How many columns the model takes, where it says so (scikit-learn's attribute, the harness problem,
+    the additive modules' terms)."""
+    for source in (model, find_module(model)):
+        problem = getattr(source, "problem", None)
+        for count in (getattr(source, "n_features_in_", None), getattr(source, "n_features", None),
+                      getattr(problem, "n_features", None)):
+            if isinstance(count, (int, np.integer)):
+                return int(count)
+        terms = getattr(source, "term_features", None)
+        if terms:
+            return 1 + max(max(t) for t in terms)
+    return None
+
+
+def _rows(X: Any, model: Any) -> np.ndarray:
+    """X as float64 (rows, features), checked against the model before any model call."""
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"X is not numeric ({error}); give the rows in model units, or pass a fitted mixnam "
+                         "scikit-learn estimator, which preprocesses its raw rows itself") from None
+    if X.ndim != 2 or X.shape[1] < 2 or not len(X):
+        raise ValueError(f"X must be (rows, features) with at least 2 features and 1 row; got shape {X.shape}")
+    expected = _n_features(model)
+    if expected is not None and X.shape[1] != expected:
+        raise ValueError(f"X has {X.shape[1]} columns but {type(model).__name__} takes {expected} features; give "
+                         "the columns the model was fitted on, in its order")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        raise ValueError(f"X has NaN or inf in column(s) {np.flatnonzero(bad.any(axis=0)).tolist()} "
+                         f"({int(bad.any(axis=1).sum())} rows); drop or fill those rows first")
+    return X
 
 
 def _coalition_values(f: Callable, X: np.ndarray, baseline: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -213,7 +277,7 @@ def _shapley_taylor_sampled(f, X, baseline, pairs, n_samples: int, seed: int):
     v = _coalition_values(f, X, baseline, np.vstack([_singleton_masks(n), masks]))
     draws = v[:, n + 2:].reshape(len(X), P, n_samples, 4) @ np.array([1.0, -1.0, -1.0, 1.0])
     main = v[:, 1:n + 1] - v[:, :1]
-    error = (draws.std(axis=-1, ddof=1) / np.sqrt(n_samples)).mean(axis=0)
+    error = draws.std(axis=-1, ddof=1) / np.sqrt(n_samples)
     return main, draws.mean(axis=-1), v[:, n + 1] - v[:, 0], error
 
 
@@ -248,35 +312,43 @@ def _integrated_hessians(output, X, baseline, pairs, n_steps: int):
 
 def interactions(model: Any, X: Any, baseline: str | np.ndarray = "median", method: str = "synergy", *,
                  features: list[str] | None = None, max_rows: int | None = 256, max_exact: int = MAX_EXACT,
-                 n_samples: int = 64, n_steps: int = 8, seed: int = 0) -> Interactions:
+                 n_samples: int = 64, n_steps: int = 8, softplus_beta: float = SOFTPLUS_BETA,
+                 seed: int = 0) -> Interactions:
     """Main effects and pairwise interactions of `model` on the rows `X` (model units) against `baseline`.
 
-    `model`: a torch module, a neural estimator, or any estimator with `predict` (library models); `X`:
-    an array, or a LoadedSplit (its test rows). `baseline`: "median" | "mean" | "zeros" of `X`, or
-    values. `max_rows` rows are drawn (seeded) from `X` to bound the cost.
+    `model`: a torch module, a neural estimator, a fitted `mixnam.estimators` estimator (then `X` is its
+    raw rows, a DataFrame or array as `predict` takes them), or any estimator with `predict` (library
+    models); `X`: an array, or a LoadedSplit (its test rows). `baseline`: "median" | "mean" | "zeros"
+    of the rows in model units, or such values. `max_rows` rows are drawn (seeded) from `X` to bound the
+    cost. `softplus_beta`: Integrated Hessians' SoftPlus for ReLU (module docstring).
     """
     if method not in METHODS:
         raise ValueError(f"method={method!r}; use one of {', '.join(METHODS)}")
-    if hasattr(X, "test") and hasattr(X, "problem"):
+    if not softplus_beta > 0:
+        raise ValueError(f"softplus_beta={softplus_beta} must be positive (larger: closer to ReLU)")
+    if hasattr(model, "model_inputs"):  # a scikit-learn estimator: its network, on its preprocessed rows
+        model, X, names = model.model_inputs(X)
+        features = features or names
+    elif hasattr(X, "test") and hasattr(X, "problem"):
         features = features or list(X.problem.feature_names)
         X = X.test.X
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] < 2 or not len(X):
-        raise ValueError(f"X must be (rows, features) with at least 2 features and 1 row; got shape {X.shape}")
-    if max_rows is not None and len(X) > max_rows:
-        X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))]
+    X = _rows(X, model)
     n = X.shape[1]
     features = list(features or getattr(model, "feature_names", None) or [f"x{i}" for i in range(n)])
+    if len(features) != n:
+        raise ValueError(f"features has {len(features)} names but X has {n} columns; give one name per column")
+    if max_rows is not None and len(X) > max_rows:
+        X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))]
     b = _baseline(baseline, X)
     pairs = np.array(list(itertools.combinations(range(n), 2)), dtype=np.int64)
-    torch_output = _torch_output(model)
     if method == "integrated_hessians":
+        torch_output = _torch_output(model, softplus_beta)
         if torch_output is None:
             raise TypeError(f"integrated_hessians needs a differentiable (torch) model; {type(model).__name__} is "
                             "not one: use method='synergy' or 'shapley_taylor'")
         main, pair, delta, error = _integrated_hessians(torch_output, X, b, pairs, n_steps)
     else:
-        f = _numpy_output(model, torch_output)
+        f = _numpy_output(model, _torch_output(model))
         if method == "synergy":
             main, pair, delta, error = _synergy(f, X, b, pairs)
         elif n <= max_exact:

@@ -77,8 +77,15 @@ def check_constraint(cfg: DictConfig) -> None:
     if name == "rrr" and model not in NEURAL:
         raise ConfigError(f"constraint=rrr penalises input gradients, which {model} has none of; use a neural model "
                           f"({', '.join(NEURAL)}) or constraint=none")
+    for key in ("features", "router_exclude"):
+        value = (constraint or {}).get(key)
+        if isinstance(value, str):  # a bare name would be read letter by letter
+            raise ConfigError(f"constraint.{key}={value} is one name, not a list: write constraint.{key}=[{value}]")
     if name == "rrr" and not (constraint.get("features") or []):
         raise ConfigError("constraint=rrr needs the annotated features: constraint.features=[name, ...]")
+    if name == "rrr" and not float(constraint.lambda_rrr) > 0:
+        raise ConfigError(f"constraint.lambda_rrr={constraint.lambda_rrr} must be positive: it weighs the penalty "
+                          "on the annotated features' input gradients (default 10)")
     if (constraint or {}).get("router_exclude") and model not in MIXNAM_FAMILY:
         raise ConfigError(f"constraint.router_exclude needs a router (the MixNAM family: {', '.join(MIXNAM_FAMILY)});"
                           f" {model} has none. Drop it, or use constraint=rrr for any neural model")
