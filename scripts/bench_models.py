@@ -17,9 +17,9 @@ tensors grow as B * n * d^2); samples/s are per row, so its ratio still compares
 
 With --contention it prints instead the new step's samples/s with the default threads (what a run
 starting now would choose, `mixnam.training.resources.thread_choice`), one thread and every allowed core,
-first as the machine is, then beside one competing busy process of its own (ended when the table is done,
-at most CONTENDER_SECONDS_PER_CELL per cell later): the default should stay near one thread's rate
-under that load and beat it when the machine is idle (issue 27).
+first as the machine is, then beside one competing busy process of its own (killed by its PID when the
+table is done; it stops by itself after CONTENDER_SECONDS_PER_CELL per cell should the bench die first):
+the default should stay near one thread's rate under that load and beat it when the machine is idle (issue 27).
 
     python scripts/bench_models.py [--device cuda] [--precision bf16-mixed] [--seconds 2] [--threads N]
                                    [--epochs housing,income|none] [--steady housing|none] [--contention]
@@ -292,7 +292,7 @@ def main() -> None:
         return
     threads = thread_choice(args.threads)
     torch.set_num_threads(threads.threads)
-    where = f"{device}, {threads.threads} threads ({threads.reason})" if device.type == "cpu" \
+    where = f"{device}, threads: {threads.threads} ({threads.reason})" if device.type == "cpu" \
         else torch.cuda.get_device_name(device)
     print(f"mixnam bench on {where}, torch {torch.__version__}")
     new_rates = step_table(device, args.precision, args.seconds, args.broadcast_batch)
