@@ -15,19 +15,28 @@ paper-config epoch through the real trainer (Lightning: train, validation, best.
 on Housing-, Income- and Credit-shaped data. "broadcast" runs on a smaller batch (its intermediate
 tensors grow as B * n * d^2); samples/s are per row, so its ratio still compares like with like.
 
+With --contention it prints instead the new step's samples/s with the default threads (what a run
+starting now would choose, `mixnam.training.resources.thread_choice`), one thread and every allowed core,
+first as the machine is, then beside one competing busy process of its own (killed by its PID when the
+table is done; it stops by itself after CONTENDER_SECONDS_PER_CELL per cell should the bench die first):
+the default should stay near one thread's rate under that load and beat it when the machine is idle (issue 27).
+
     python scripts/bench_models.py [--device cuda] [--precision bf16-mixed] [--seconds 2] [--threads N]
+                                   [--epochs housing,income|none] [--steady housing|none] [--contention]
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import functools
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+import mixnam  # noqa: F401 - before torch: OpenMP's idle threads sleep (OMP_WAIT_POLICY, mixnam.training.resources)
 import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
@@ -40,7 +49,7 @@ from mixnam.models.layers import BatchedLinear  # noqa: E402
 from mixnam.models.mixnam import MixNAM  # noqa: E402
 from mixnam.sweeps import CONF_DIR  # noqa: E402
 from mixnam.training.lightning import build  # noqa: E402
-from mixnam.training.resources import PRECISIONS, intra_op_threads  # noqa: E402
+from mixnam.training.resources import PRECISIONS, allowed_cores, thread_choice  # noqa: E402
 from tests.reference_loops import LoopMixNAM  # noqa: E402
 from tests.reference_step import todays_layers, todays_optimizer  # noqa: E402
 
@@ -50,6 +59,8 @@ STEP_SHAPES = {"housing": (8, 2048), "income": (14, 2048), "credit": (30, 2048)}
 EPOCH_SHAPES = {"housing": (8, 14447, 2065), "income": (14, 20839, 5210), "credit": (30, 182276, 45569)}
 LAYERS, WIDTH, EXPERTS = 4, 128, 4
 ROUNDS = 3
+CONTENDER_SECONDS_PER_CELL = 30  # the competing process's time bound, should the bench die before it ends it
+BUSY_LOOP = "import sys, time\nend = time.monotonic() + float(sys.argv[1])\nwhile time.monotonic() < end:\n    pass"
 
 
 class BroadcastLinear(BatchedLinear):
@@ -189,24 +200,103 @@ def epoch_seconds(dataset: str, device: torch.device, precision: str, threads: i
         return time.perf_counter() - start
 
 
+def dataset_names(text: str) -> list[str]:
+    """`--epochs` / `--steady`: comma-separated dataset shapes, or `none` (or nothing) for none."""
+    names = [name for name in text.split(",") if name and name != "none"]
+    if unknown := [name for name in names if name not in EPOCH_SHAPES]:
+        raise argparse.ArgumentTypeError(f"unknown dataset {', '.join(unknown)}: use some of {', '.join(EPOCH_SHAPES)} "
+                                         "(comma-separated) or none")
+    return names
+
+
+@contextlib.contextmanager
+def competing_busy_process(seconds: float) -> Iterator[subprocess.Popen]:
+    """A process that keeps one core busy for at most `seconds`, killed by its PID when the block ends."""
+    contender = subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(seconds)])
+    try:
+        yield contender
+    finally:
+        contender.kill()
+        contender.wait()
+
+
+def threaded(step: Callable[[], None], threads: int) -> Callable[[], None]:
+    def step_on_threads() -> None:
+        torch.set_num_threads(threads)
+        step()
+
+    return step_on_threads
+
+
+def contention_rates(steps: dict[str, tuple[Callable[[], None], int]], device: torch.device, seconds: float
+                     ) -> tuple[int, str, dict[str, dict[str, float]]]:
+    """Threads the default chooses now, why, and per shape the samples/s at the default, one and all cores."""
+    choice = thread_choice(None)
+    counts = {"default": choice.threads, "1 thread": 1, "all cores": allowed_cores()}
+    rates = {}
+    for shape, (step, batch) in steps.items():
+        variants = {name: (threaded(step, threads), batch) for name, threads in counts.items()}
+        rates[shape] = best_samples_per_second(variants, device, seconds)
+    return choice.threads, choice.reason, rates
+
+
+def contention_table(device: torch.device, precision: str, seconds: float) -> None:
+    """The new step at the default threads, one thread and all cores, idle and beside one busy process."""
+    steps = {}
+    for shape, (n, batch) in STEP_SHAPES.items():
+        torch.manual_seed(0)
+        model = MixNAM(n, n_layers=LAYERS, hidden_dim=WIDTH, n_experts=EXPERTS, top_k=EXPERTS, dropout=0.1,
+                       dropout_expert=0.2).to(device)
+        steps[shape] = (training_step(model, torch.optim.AdamW(model.parameters(), fused=True), n, batch, device,
+                                      precision), batch)
+    idle = contention_rates(steps, device, seconds)
+    with competing_busy_process(CONTENDER_SECONDS_PER_CELL * len(steps) * 3) as contender:
+        time.sleep(0.2)  # its interpreter is up and spinning
+        loaded = contention_rates(steps, device, seconds)
+    cores = allowed_cores()
+    print(f"\nThe new step ({precision}) under contention, samples/s (best of {ROUNDS} rounds, variants interleaved); "
+          f"{cores} allowed cores")
+    for label, (threads, reason, _) in (("as found", idle), (f"beside busy PID {contender.pid}", loaded)):
+        print(f"  default {label}: {threads} thread{'s' if threads > 1 else ''} ({reason})")
+    header = f"{'default':>8} {'1 thread':>8} {f'{cores} cores':>8} {'def/1t':>6} {f'{cores}c/1t':>6}"
+    print(f"{'shape':<8} | {'as found':^{len(header)}} | {'beside one busy process':^{len(header)}}")
+    print(f"{'':<8} | {header} | {header}")
+    for shape in steps:
+        cells = []
+        for _, _, rates in (idle, loaded):
+            rate = rates[shape]
+            cells.append(f"{rate['default']:>8,.0f} {rate['1 thread']:>8,.0f} {rate['all cores']:>8,.0f} "
+                         f"{rate['default'] / rate['1 thread']:>5.2f}x {rate['all cores'] / rate['1 thread']:>5.2f}x")
+        print(f"{shape:<8} | {cells[0]} | {cells[1]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--precision", default="32-true", choices=PRECISIONS, help="precision of the new step")
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per variant and shape")
     parser.add_argument("--broadcast-batch", type=int, default=128, help="batch of the broadcast variant")
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: allowed cores)")
-    parser.add_argument("--epochs", default=",".join(EPOCH_SHAPES), help="datasets whose one-epoch wall time to take")
-    parser.add_argument("--steady", default="housing,income",
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: the cores not kept busy by other processes)")
+    parser.add_argument("--epochs", type=dataset_names, default=list(EPOCH_SHAPES),
+                        help="datasets whose one-epoch wall time to take (comma-separated, or none)")
+    parser.add_argument("--steady", type=dataset_names, default=["housing", "income"],
                         help="datasets whose second epoch to time too, split into steps and the trainer's own cost")
+    parser.add_argument("--contention", action="store_true",
+                        help="only the new step at the default, one and all threads, idle and beside a busy process")
     args = parser.parse_args()
     device = torch.device(args.device)
-    threads = intra_op_threads(args.threads)
-    torch.set_num_threads(threads)
-    where = f"{device}, {threads} threads" if device.type == "cpu" else torch.cuda.get_device_name(device)
+    if args.contention:
+        print(f"mixnam bench on {device}, torch {torch.__version__}")
+        contention_table(device, args.precision, args.seconds)
+        return
+    threads = thread_choice(args.threads)
+    torch.set_num_threads(threads.threads)
+    where = f"{device}, threads: {threads.threads} ({threads.reason})" if device.type == "cpu" \
+        else torch.cuda.get_device_name(device)
     print(f"mixnam bench on {where}, torch {torch.__version__}")
     new_rates = step_table(device, args.precision, args.seconds, args.broadcast_batch)
-    datasets = [d for d in args.epochs.split(",") if d]
+    datasets = args.epochs
     if datasets:
         print(f"\nOne paper-config MixNAM epoch through the trainer ({args.precision}; train + validation + best.pt + "
               "last.ckpt, Lightning's setup included):")
@@ -214,7 +304,7 @@ def main() -> None:
             n, n_train, n_val = EPOCH_SHAPES[dataset]
             seconds = epoch_seconds(dataset, device, args.precision, args.threads)
             print(f"  {dataset:<8} n={n:<3} train {n_train:>7,} rows, val {n_val:>6,} rows: {seconds:7.2f} s")
-            if dataset in args.steady.split(","):  # a second epoch, without the setup: what 1,000 epochs repeat
+            if dataset in args.steady:  # a second epoch, without the setup: what 1,000 epochs repeat
                 steady = epoch_seconds(dataset, device, args.precision, args.threads, epochs=2) - seconds
                 steps = n_train / new_rates[dataset]
                 print(f"  {'':<8} its next epoch: {steady:5.2f} s = training steps at the rate above {steps:5.2f} s + "

@@ -72,7 +72,7 @@ def test_the_library_models_blas_pools_get_the_same_share_of_the_cores(monkeypat
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
     with native_threads(None) as threads:
         pools = threadpool_info()
-        assert threads == 1 and pools and all(pool["num_threads"] == 1 for pool in pools), pools
+        assert threads.threads == 1 and pools and all(pool["num_threads"] == 1 for pool in pools), pools
 
 
 XGBOOST_FIT_UNDER_A_SHARE = """

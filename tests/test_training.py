@@ -134,4 +134,6 @@ def test_run_py_trains_mixnam_and_records_the_best_checkpoint(tmp_path):
     assert record["epochs_run"] <= 2 and 1 <= record["best_epoch"] <= record["epochs_run"]
     assert record["metrics"]["test"]["rmse"] > 0 and record["n_params"] > 0
     assert record["precision"] == "32-true" and record["num_threads"] == 1
+    assert record["num_threads_reason"] == "trainer.num_threads=1"
+    assert "1 thread: trainer.num_threads=1" in result.stdout.split(": fitting on")[0], result.stdout[-3000:]
     assert (path.with_suffix("") / "best.pt").exists()

@@ -134,10 +134,12 @@ def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
     from mixnam.training.resources import native_threads
 
     run_device(str(OmegaConf.select(cfg, "trainer.accelerator", default="cpu")))  # a GPU run without one: the fix
-    with native_threads(cfg.trainer.get("num_threads")):  # every model's BLAS/OpenMP pools, not only torch
+    label = run_label(cfg, cfg.run_dir)
+    with native_threads(cfg.trainer.get("num_threads")) as threads:  # every model's BLAS/OpenMP pools, not only torch
+        log.info("%s: %d thread%s: %s", label, threads.threads, "" if threads.threads == 1 else "s", threads.reason)
+        record.update(num_threads=threads.threads, num_threads_reason=threads.reason)
         data, estimator = data_and_estimator(cfg)
         record.update(data=data.metadata, task=data.problem.task, metric=data.problem.metric)
-        label = run_label(cfg, cfg.run_dir)
         log.info("%s: fitting on %d rows (%d validation, %d test), %d features", label, len(data.train.y),
                  len(data.val.y), len(data.test.y), data.train.X.shape[1])
         started = time.perf_counter()

@@ -51,7 +51,7 @@ from mixnam.training.progress import (
     quiet_lightning,
     run_label,
 )
-from mixnam.training.resources import check_precision, intra_op_threads
+from mixnam.training.resources import check_precision, run_threads
 
 # The model name picks the class; the variants differ only in their config (routing, pairs, ...).
 MODEL_CLASSES: dict[str, type[NeuralModel]] = {
@@ -323,8 +323,7 @@ class NeuralEstimator:
         run_dir = Path(cfg.run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         torch.set_float32_matmul_precision(trainer_cfg.matmul_precision)
-        threads = intra_op_threads(trainer_cfg.num_threads)
-        torch.set_num_threads(threads)
+        torch.set_num_threads(run_threads(trainer_cfg.num_threads).threads)  # the run's, recorded by mixnam.experiment
 
         def tensors(part: Arrays) -> tuple[torch.Tensor, torch.Tensor]:
             return (torch.as_tensor(part.X, dtype=torch.float32, device=self.device),
@@ -354,7 +353,7 @@ class NeuralEstimator:
         return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch,
                           extra={"checkpoint": str(best.best_path), "stopped_early": trainer.current_epoch < max_epochs,
                                  "resumed": resume_from is not None, "precision": self.precision,
-                                 "matmul_precision": str(trainer_cfg.matmul_precision), "num_threads": threads})
+                                 "matmul_precision": str(trainer_cfg.matmul_precision)})
 
     def load_weights(self, path: str | Path) -> None:
         """The weights a fit saved (its best-validation `best.pt`), e.g. to explain a finished run."""
