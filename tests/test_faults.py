@@ -369,6 +369,26 @@ def test_slurm_resources_that_fit_pass(tmp_path, monkeypatch):
     check_launcher(["-m", "hydra/launcher=slurm", "hydra.launcher.partition=gpu"])
 
 
+def test_a_gpu_profile_sweep_of_cpu_only_models_is_checked_against_the_cpu_jobs_resources(tmp_path, monkeypatch):
+    _fake_slurm(tmp_path, monkeypatch, "cpu*|4|16000|(null)|1-00:00:00\\n")
+    check_launcher(["-m", "hydra/launcher=slurm", "model=linear,ebm", "hydra.launcher.cpu_jobs.mem_gb=2"])
+    with pytest.raises(SystemExit):  # NAM trains on the GPU the profile asks for, which this cluster lacks
+        check_launcher(["-m", "hydra/launcher=slurm", "model=linear,nam"])
+
+
+def test_a_gpu_sweep_places_cpu_only_models_on_cpu_resources_and_packs_the_rest():
+    from hydra_plugins.mixnam_launcher import CheckedSlurmLauncher
+
+    launcher = CheckedSlurmLauncher(runs_per_job=4, cpu_jobs={"gpus_per_node": None, "cpus_per_task": 2},
+                                    gpus_per_node=1, cpus_per_task=8)
+    jobs = list(enumerate([["model=linear"], ["model=nam"], [], ["model=ebm", "seed=1"]]))
+    (cpu, one, on_cpu), (gpu, four, on_gpu) = launcher.placements(jobs)
+    assert (cpu["gpus_per_node"], cpu["cpus_per_task"], one, [i for i, _ in on_cpu]) == (None, 2, 1, [0, 3])
+    assert (gpu["gpus_per_node"], gpu["cpus_per_task"], four, [i for i, _ in on_gpu]) == (1, 8, 4, [1, 2])
+    with pytest.raises(ConfigError, match="runs_per_job=0"):
+        CheckedSlurmLauncher(runs_per_job=0)
+
+
 # ------------------------------------------------------------------------------------ 8. bare run.py
 def test_a_bare_run_py_is_the_main_job_mixnam_on_housing_with_the_papers_settings():
     shown = subprocess.run([sys.executable, str(ROOT / "run.py"), "--cfg", "job", "--resolve"], check=False, cwd=ROOT,

@@ -79,7 +79,7 @@ def test_a_sweep_on_slurm_writes_records_and_its_rerun_submits_nothing(tmp_path,
 
 def test_a_request_no_node_can_meet_fails_before_submission_naming_the_key(tmp_path):
     started = time.monotonic()
-    log = sweep(tmp_path, *SMALL, "model=linear", "hydra/launcher=slurm", ok=False)  # the GPU profile on a CPU node
+    log = sweep(tmp_path, *SMALL, "model=nam", "hydra/launcher=slurm", ok=False)  # the GPU profile on a CPU node
     assert "hydra.launcher.gpus_per_node" in log or "hydra.launcher.cpus_per_task" in log, log
     log = sweep(tmp_path, *SMALL, "model=linear", *CPU_JOBS, "hydra.launcher.mem_gb=100000", ok=False)
     assert "hydra.launcher.mem_gb=100000" in log and "slurm_cpu" in log
@@ -151,3 +151,29 @@ def test_a_job_that_hits_its_time_limit_is_requeued_and_continues(tmp_path, mirr
     assert "this job is timed-out" in job_log(tmp_path, "nam") and "Requeued job" in job_log(tmp_path, "nam")
     [record] = records(tmp_path).values()
     assert record["status"] == "interrupted"  # cancelled at last: a valid record, never taken as finished
+
+
+# ------------------------------------------------------------------ where runs go: CPU resources, packed jobs
+def submission_scripts(tmp_path: Path) -> str:
+    return "".join(p.read_text() for p in sorted((tmp_path / "multirun" / ".submitit").rglob("*_submission.sh")))
+
+
+def test_a_gpu_sweeps_cpu_only_models_ask_for_no_gpu_and_run_on_a_cpu_node(tmp_path, mirror):
+    """Table 1's GPU profile with Linear: the one-node cluster has no GPU, so a GPU request would be refused;
+    the job asks for `hydra.launcher.cpu_jobs` instead and runs."""
+    log = sweep(tmp_path, *SMALL, "model=linear", "hydra/launcher=slurm", "hydra.launcher.cpu_jobs.cpus_per_task=1",
+                "hydra.launcher.cpu_jobs.mem_gb=1", mirror=mirror)
+    assert "(CPU resources: hydra.launcher.cpu_jobs)" in log
+    assert sorted((r["model"], r["status"]) for r in records(tmp_path).values()) == [("linear", "completed")] * 2
+    scripts = submission_scripts(tmp_path)
+    assert "--cpus-per-task=1" in scripts and "--gpus" not in scripts and "--gres" not in scripts
+
+
+def test_several_runs_share_one_slurm_job_and_divide_its_cores(tmp_path, mirror):
+    sweep(tmp_path, *SMALL, "model=nam", *CPU_JOBS[:1], "hydra.launcher.cpus_per_task=2", "hydra.launcher.mem_gb=2",
+          "hydra.launcher.runs_per_job=2", mirror=mirror)
+    runs = records(tmp_path).values()
+    assert sorted((r["seed"], r["status"]) for r in runs) == [(0, "completed"), (1, "completed")]
+    assert len(submitted(tmp_path)) == 1, "both runs went to one Slurm job"
+    assert all(r["num_threads"] == 1 and "shared by the 2 runs of one Slurm job" in r["num_threads_reason"]
+               for r in runs)

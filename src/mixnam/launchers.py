@@ -82,15 +82,27 @@ def launcher_settings(argv: list[str]) -> dict:
     with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
     keys = ("partition", "cpus_per_task", "mem_gb", "gpus_per_node", "timeout_min", "max_num_timeout",
-            "array_parallelism")
-    return {key: OmegaConf.select(cfg, f"hydra.launcher.{key}", default=None) for key in keys}
+            "array_parallelism", "runs_per_job")
+    settings = {key: OmegaConf.select(cfg, f"hydra.launcher.{key}", default=None) for key in keys}
+    cpu_jobs = OmegaConf.select(cfg, "hydra.launcher.cpu_jobs", default=None)
+    if settings["gpus_per_node"] and cpu_jobs is not None and sweep_is_cpu_only(argv):
+        settings.update(OmegaConf.to_container(cpu_jobs, resolve=True))  # every job goes to the CPU resources
+    return settings
+
+
+def sweep_is_cpu_only(argv: list[str]) -> bool:
+    """Whether the command names its models and all of them are CPU-only (their jobs ask for no GPU)."""
+    from mixnam.models import CPU_ONLY
+
+    named = [a.split("=", 1)[1] for a in argv if a.split("=", 1)[0] == "model"]
+    return bool(named) and all(m.strip() in CPU_ONLY for value in named for m in value.split(","))
 
 
 def resource_problems(wanted: dict, available: list[Partition]) -> list[str]:
     """What a task asks for that its partition cannot give, one sentence each with the key to change."""
     problems = [f"hydra.launcher.{key}={wanted[key]} must be an integer >= {low}"
                 for key, low in (("cpus_per_task", 1), ("gpus_per_node", 0), ("timeout_min", 1),
-                                 ("max_num_timeout", 0), ("array_parallelism", 1))
+                                 ("max_num_timeout", 0), ("array_parallelism", 1), ("runs_per_job", 1))
                 if wanted.get(key) is not None and not (isinstance(wanted[key], int) and wanted[key] >= low)]
     if wanted.get("mem_gb") is not None and not (isinstance(wanted["mem_gb"], (int, float)) and wanted["mem_gb"] > 0):
         problems.append(f"hydra.launcher.mem_gb={wanted['mem_gb']} must be a number > 0")

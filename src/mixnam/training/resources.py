@@ -99,6 +99,10 @@ def thread_choice(requested: int | None) -> ThreadChoice:
         if not slurm.isdigit() or int(slurm) < 1:
             raise ConfigError(f"SLURM_CPUS_PER_TASK={slurm!r} is not a number of cores; unset it or set "
                               "trainer.num_threads=N")
+        runs = int(os.environ.get("MIXNAM_RUNS_PER_JOB") or 1)  # runs packed into one Slurm job share its CPUs
+        if runs > 1:
+            return ThreadChoice(max(1, int(slurm) // runs), f"SLURM_CPUS_PER_TASK={slurm} shared by the {runs} runs "
+                                                            "of one Slurm job (hydra.launcher.runs_per_job)")
         return ThreadChoice(int(slurm), f"SLURM_CPUS_PER_TASK={slurm}")
     allowed, jobs = allowed_cores(), parallel_local_jobs()
     if jobs > 1:
