@@ -21,7 +21,7 @@ from hydra import compose, initialize_config_dir
 from mixnam.data import load
 from mixnam.errors import ConfigError, DataError
 from mixnam.launchers import check_launcher
-from mixnam.reporting.ownership import RunLock
+from mixnam.runs.lock import RunLock
 from mixnam.validation import validate
 from tests.conftest import ROOT
 from tests.test_reliability import run_py_command
