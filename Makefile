@@ -22,7 +22,7 @@ install:
 test:
 	$(PY) -m pytest -q
 
-# Throughput of the batched MixNAM layers vs a per-feature loop vs the authors' broadcast layer (README, Performance).
+# Throughput of the batched MixNAM layers vs a per-feature loop vs the authors' broadcast layer (docs/performance.md).
 bench:
 	$(PY) scripts/bench_models.py $(ARGS)
 

@@ -1,6 +1,6 @@
 """Sweeps that survive: every experiment config composes, jobs follow each dataset's protocol, the
 joblib and submitit launchers run them in real subprocesses, reruns skip finished work, a failed run
-is recorded and the sweep goes on, and the Slurm launcher asks for what the README says.
+is recorded and the sweep goes on, and the Slurm launcher asks for what docs/slurm.md says.
 """
 from __future__ import annotations
 
