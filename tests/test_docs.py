@@ -25,7 +25,7 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 def code_lines(page) -> list[str]:
     """The shell lines a page shows: indented blocks (continuations joined) and inline code spans."""
     text = page.read_text()
-    text = re.sub(r"```.*?```", "", text, flags=re.S)  # fenced blocks are Python, run elsewhere
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)  # fenced blocks are Python, run elsewhere
     joined = []
     for line in text.split("\n"):
         if line.startswith("    "):
@@ -96,5 +96,5 @@ def test_every_relative_link_and_anchor_resolves(page):
         path = (page.parent / target).resolve()
         assert path.exists(), f"{page.name}: link to {target}"
         if anchor:
-            headings = {slug(h) for h in re.findall(r"^#+ (.*)$", path.read_text(), flags=re.M)}
+            headings = {slug(h) for h in re.findall(r"^#+ (.*)$", path.read_text(), flags=re.MULTILINE)}
             assert anchor in headings, f"{page.name}: {target}#{anchor} has no such heading"
