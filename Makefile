@@ -22,7 +22,7 @@ install:
 test:
 	$(PY) -m pytest -q
 
-# Throughput of the batched MixNAM layers vs a per-feature loop vs the authors' broadcast layer (README, Performance).
+# Throughput of the batched MixNAM layers vs a per-feature loop vs the authors' broadcast layer (docs/performance.md).
 bench:
 	$(PY) scripts/bench_models.py $(ARGS)
 
@@ -63,7 +63,7 @@ figures:
 # to results/records/<profile>/, where the reports and the skip-if-done logic find them on any clone.
 RUNS ?= results/runs
 keep-records:
-	$(PY) -m mixnam.reporting.keep --runs $(RUNS) --profile $(PROFILE)
+	$(PY) -m mixnam.runs.keep --runs $(RUNS) --profile $(PROFILE)
 
 # make paper-tables: remake every committed paper-profile table (results/tables/) from the kept records alone (not
 # results/runs), each by the command in its own provenance line (tests/test_committed_tables.py checks they match).

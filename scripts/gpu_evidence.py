@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from mixnam.reporting.records import find_completed  # noqa: E402
+from mixnam.runs.records import find_completed  # noqa: E402
 from mixnam.sweeps import CONF_DIR, expand, product  # noqa: E402
 from mixnam.training.resources import allowed_cores  # noqa: E402
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from mixnam.explain.plots import draw_experts, draw_shape, panel_grid, save_figure
 from mixnam.explain.shapes import ShapeFunctions
-from mixnam.reporting.records import iter_records
+from mixnam.runs.records import iter_records
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = {"4": "figure4", "5": "figure4", "6": "figure6", "7": "figure7"}

@@ -13,7 +13,7 @@ from mixnam.data import load
 from mixnam.errors import ConfigError
 from mixnam.models.mixnam import MixNAM
 from mixnam.models.mlp import MLP
-from mixnam.reporting.records import comparable, result_config
+from mixnam.runs.records import comparable, result_config
 from mixnam.training import build_estimator
 from mixnam.training.constraints import InputGradientPenalty
 from tests.test_baselines import config

@@ -157,11 +157,12 @@ def test_load_names_the_version_mismatch_and_refuses_unsafe_files(tmp_path, clas
         MixNAMRegressor.load(path)
 
 
-def test_the_readme_example_runs_as_written(tmp_path, monkeypatch):
-    readme = (ROOT / "README.md").read_text()
-    [example] = re.findall(r"```python\n(.*?)```", readme.split("## MixNAM on your own data")[1], flags=re.S)
+@pytest.mark.parametrize("page", ["README.md", "docs/own-data.md"])
+def test_the_own_data_example_runs_as_written(page, tmp_path, monkeypatch):
+    """The README's five-line example and the own-data page's longer one, exactly as a user copies them."""
+    [example] = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), flags=re.S)
     monkeypatch.chdir(tmp_path)
-    exec(compile(example, "README.md", "exec"), {})
+    exec(compile(example, page, "exec"), {})
     assert (tmp_path / "breast_cancer_shapes.png").stat().st_size > 0
 
 

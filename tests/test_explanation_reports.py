@@ -8,7 +8,7 @@ from mixnam.another_explanation import main as another_explanation
 from mixnam.experiment import run
 from mixnam.report import main as report
 from mixnam.reporting.explanations import decoy_report
-from mixnam.reporting.records import write_json_atomic
+from mixnam.runs.records import write_json_atomic
 from tests.test_baselines import config
 from tests.test_models import single_thread  # noqa: F401 - autouse fixture
 

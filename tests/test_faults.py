@@ -21,7 +21,7 @@ from hydra import compose, initialize_config_dir
 from mixnam.data import load
 from mixnam.errors import ConfigError, DataError
 from mixnam.launchers import check_launcher
-from mixnam.reporting.ownership import RunLock
+from mixnam.runs.lock import RunLock
 from mixnam.validation import validate
 from tests.conftest import ROOT
 from tests.test_reliability import run_py_command
@@ -264,7 +264,7 @@ def test_a_report_on_a_clean_checkout_never_blanks_the_committed_tables(tmp_path
 
     one_paragraph(report("table1", "dataset=housing", "--runs", str(tmp_path / "missing")), "does not exist", "--runs")
     (tmp_path / "empty").mkdir()
-    # options after the overrides, as the README writes them: accepted; no records at all: refused, even with
+    # options after the overrides, as docs/reproducing.md writes them: accepted; no records at all: refused, even with
     # --force, for the tables and the scorecard alike (issue 22)
     one_paragraph(report("table1", "dataset=housing", "--runs", str(tmp_path / "empty"), "--records", "none"),
                   "no records for `table1`", "Nothing was written")

@@ -104,7 +104,7 @@ def test_patience_adds_one_epoch_as_the_authors_stopping_rule_does():
 
 
 def test_fidelity_code_runs_end_to_end_and_its_record_says_so(tmp_path):
-    """MixNAM-D on Income meets every switch but Year's (README: the smoke runs of all three models)."""
+    """MixNAM-D on Income meets every switch but Year's (docs/fidelity.md: the smoke runs of all three models)."""
     runs = tmp_path / "runs"
     run_py("model=mixnam_d", "dataset=income", "fidelity=code", "profile=smoke", "data.max_rows=600",
            "trainer.num_threads=1", f"paths.runs_dir={runs}")

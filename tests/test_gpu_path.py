@@ -15,8 +15,8 @@ from mixnam import devices
 from mixnam.data import load
 from mixnam.errors import ConfigError, MixnamError
 from mixnam.models.layers import dropout, relu_dropout
-from mixnam.reporting import records
-from mixnam.reporting.records import environment, run_id
+from mixnam.runs import records
+from mixnam.runs.records import environment, run_id
 from mixnam.training.lightning import (
     NeuralTrainingModule,
     RandomState,

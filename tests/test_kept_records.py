@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from mixnam.experiment import run
-from mixnam.reporting.keep import keep
-from mixnam.reporting.records import find_completed, read_record
 from mixnam.reporting.tables import build
+from mixnam.runs.keep import keep
+from mixnam.runs.records import find_completed, read_record
 from tests.test_baselines import config as run_config
 
 LINEAR = ("model=linear", "dataset=housing", "experiment_name=table1")  # Table 1's record of seed 0

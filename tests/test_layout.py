@@ -1,7 +1,8 @@
 """The package is layered: every module imports only from its own layer or the ones below it.
 
 Layers, bottom first: the contracts (`errors`, `contracts`, `interrupts`, `devices`), then data / evaluation / sweep expansion,
-models, training, explanations, reporting, and the entry points on top. Lazy imports inside functions
+the run store (`runs`: records, the one-owner lock, kept records, rescue, lookup), models, training, explanations,
+reporting (tables only), and the entry points on top. Lazy imports inside functions
 count too: a lower layer that reaches up at run time is as tangled as one that does it at import.
 """
 from __future__ import annotations
@@ -15,11 +16,12 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "mixnam"
 LAYERS = [
     {"errors", "contracts", "interrupts", "devices"},
     {"data", "evaluation", "sweeps"},
+    {"runs"},
     {"models"},
     {"training"},
     {"explain"},
     {"reporting"},
-    {"experiment", "cli", "report", "estimators", "validation", "outputs", "launchers", "another_explanation",
+    {"experiment", "cli", "report", "estimators", "validation", "launchers", "another_explanation",
      "recompute", "__init__"},
 ]
 LEVEL = {part: level for level, parts in enumerate(LAYERS) for part in parts}

@@ -10,8 +10,8 @@ import sys
 
 import torch
 
-from mixnam.reporting.records import run_id
-from mixnam.reporting.store import compared
+from mixnam.runs.lookup import compared
+from mixnam.runs.records import run_id
 from mixnam.training.lightning import build
 from mixnam.training.resources import native_threads
 from tests.conftest import ROOT

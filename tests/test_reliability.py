@@ -20,7 +20,7 @@ import torch
 
 from mixnam.data import load
 from mixnam.experiment import run
-from mixnam.reporting.records import is_completed, record_path, write_json_atomic
+from mixnam.runs.records import is_completed, record_path, write_json_atomic
 from mixnam.training.lightning import BestCheckpoint, build
 from tests.conftest import ROOT
 from tests.test_baselines import config as run_config

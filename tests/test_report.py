@@ -13,10 +13,10 @@ from scipy import stats
 from mixnam import report
 from mixnam.reporting.claims import CLAIMS, check
 from mixnam.reporting.paper import PaperValue
-from mixnam.reporting.records import write_json_atomic
 from mixnam.reporting.render import scorecard
 from mixnam.reporting.tables import build, experiment_jobs
 from mixnam.reporting.verdicts import Rule, judge
+from mixnam.runs.records import write_json_atomic
 from tests.conftest import ROOT
 
 ENV = {"git_commit": "abc123", "hostname": "box", "cpu": "x86_64", "cpu_count": 2, "device": "cpu", "torch": "2.x"}

@@ -1,6 +1,6 @@
 """Sweeps that survive: every experiment config composes, jobs follow each dataset's protocol, the
 joblib and submitit launchers run them in real subprocesses, reruns skip finished work, a failed run
-is recorded and the sweep goes on, and the Slurm launcher asks for what the README says.
+is recorded and the sweep goes on, and the Slurm launcher asks for what docs/slurm.md says.
 """
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ def test_cells_make_grids_that_are_not_one_product_and_the_command_line_selects_
 
 def test_lambda_01_of_tables_2_and_3_is_table_1s_mixnam_run_not_a_second_one():
     """Table 5 sets lambda = 0.1, so Table 1's MixNAM runs are that column: the same run ids, run once."""
-    from mixnam.reporting.records import run_id
+    from mixnam.runs.records import run_id
     from tests.test_training import config
 
     for table in ("table2", "table3"):

@@ -210,7 +210,7 @@ def test_recompute_refuses_weights_that_do_not_give_the_records_test_metric(fini
 
 
 def test_a_record_made_before_the_readings_shows_its_binned_value_as_binned_and_no_principal_one():
-    from mixnam.reporting.records import upgraded
+    from mixnam.runs.records import upgraded
 
     legacy = {"interpretability": {"tightness": 0.8, "tightness_per_feature": {"a": 0.8},
                                    "tightness_by_bins": {"32": 0.8}, "tightness_position": 0.84, "additivity": 0.3}}

@@ -18,9 +18,8 @@ from mixnam.devices import run_device
 from mixnam.errors import Interrupted, MixnamError
 from mixnam.interrupts import signals_held, signals_interrupt_the_run
 from mixnam.models.budget import capped_settings
-from mixnam.outputs import check_runs_dir, write_record_or_rescue
-from mixnam.reporting.ownership import RunLock
-from mixnam.reporting.records import (
+from mixnam.runs.lock import RunLock
+from mixnam.runs.records import (
     environment,
     find_completed,
     is_completed,
@@ -29,6 +28,7 @@ from mixnam.reporting.records import (
     result_config,
     run_id,
 )
+from mixnam.runs.rescue import check_runs_dir, write_record_or_rescue
 from mixnam.validation import validate
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from mixnam.errors import MixnamError
-from mixnam.reporting.records import git_commit, read_record, write_json_atomic
+from mixnam.runs.records import git_commit, read_record, write_json_atomic
 from mixnam.sweeps import CONF_DIR
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ budget and `results/tables/<profile>/` for any other, so a smoke check never ove
 `interactions` and `decoy`, issue 15: `<out>/<name>.md|.csv` from the records of those experiments,
 see `mixnam.reporting.explanations`).
 Verdicts: Δ's (1 - 2 alpha) interval against the margin max(margin-std x the paper's std, its printed
-resolution, margin-floor x its value); README, "Verdicts".
+resolution, margin-floor x its value); docs/verdicts.md.
 It expands the table's experiment sweep(s) as `python run.py -m experiment=<table> <override ...>`
 would, so it knows every run the table needs: give it the sweep's overrides (`profile=smoke`,
 `dataset=housing`; launcher settings are ignored). Records are read from the runs directory and from the

@@ -14,7 +14,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from mixnam.reporting.records import find_completed
+from mixnam.runs.records import find_completed
 from mixnam.sweeps import expand
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ import torch
 from mixnam.evaluation.additivity import group, quantile_bins
 
 COLLAPSED = 1e-6  # bound width, relative to the contribution's magnitude, below which bounds have met
-PRINCIPAL = "tightness_interventional_blocks"  # provisional: README, "Tightness (Eq. 12)"
+PRINCIPAL = "tightness_interventional_blocks"  # provisional: docs/tightness.md
 N_BINS, GRID_SIZE, N_BLOCKS = 32, 64, 4
 BIN_COUNTS = (16, 32, 64)  # `tightness_binned_by_bins`
 BLOCK_COUNTS = (1, 2, 4, 8, 16, 32, 64)  # `tightness_interventional_by_blocks`: 1 = whole range, 64 = per value

@@ -14,7 +14,7 @@ w_0 + sum_i sum_k r_ik o_ik (Eq. 7). All features, experts and routes are comput
   are held at zero by a mask, so an excluded feature steers nobody's experts and nobody steers its
   own: it enters the prediction additively, while the other features still interact.
 `FIDELITY_KEYS` are the switches of `conf/fidelity/` this model takes: the paper's behaviour by
-default, the authors' code's with `fidelity=code` (README, "Fidelity").
+default, the authors' code's with `fidelity=code` (docs/fidelity.md).
 """
 from __future__ import annotations
 

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from scipy import stats
 
 from mixnam.reporting.paper import PaperValue, welch
-from mixnam.reporting.store import dig
 from mixnam.reporting.tables import (
     DATASETS,
     LOWER_IS_BETTER,
@@ -29,6 +28,7 @@ from mixnam.reporting.tables import (
     lambda_label,
     metric_of,
 )
+from mixnam.runs.lookup import dig
 
 HOLDS, FAILS, INCONCLUSIVE, NOT_RUN = "holds", "fails", "inconclusive", "not run"
 ADDITIVE = 0.999  # Eq. 11 gives a strictly additive model 1 to float precision (tests/test_additivity.py)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mixnam.reporting.records import iter_records
+from mixnam.runs.records import iter_records
 
 INTERACTION_MODELS = ("mixnam", "mixnam_d", "na2m", "eb2m", "mlp")
 DECOY_CONDITIONS = ("reference (no leak)", "unconstrained", "rrr on decoy", "router_exclude decoy",

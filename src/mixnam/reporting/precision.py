@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import Counter
 
 from mixnam.models import NEURAL
-from mixnam.reporting.store import MISSING, dig
 from mixnam.reporting.tables import Table
+from mixnam.runs.lookup import MISSING, dig
 
 
 def precision_of(record: dict) -> str | None:

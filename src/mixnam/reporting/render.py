@@ -350,8 +350,8 @@ SUMMARY_KEYS = ("model.variation_penalty", "model.n_experts", "model.top_k", "da
 
 def runs_summary(*dirs, profile: str | None = None) -> str:
     """One CSV line per record (no checkpoints): what ran, under which budget, with which result or error."""
-    from mixnam.reporting.records import iter_records
-    from mixnam.reporting.store import MISSING, dig
+    from mixnam.runs.lookup import MISSING, dig
+    from mixnam.runs.records import iter_records
 
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -20,8 +20,8 @@ from typing import Callable
 from omegaconf import OmegaConf
 
 from mixnam.reporting.paper import PaperValue, table
-from mixnam.reporting.store import Store, dig, parse_job
 from mixnam.reporting.verdicts import Rule, Verdict, judge
+from mixnam.runs.lookup import Store, dig, parse_job
 from mixnam.sweeps import CONF_DIR, expand, product
 
 MODEL_LABELS = {

@@ -31,7 +31,7 @@ MAX_EXTRA_RUNS = 1000  # beyond this, more runs of ours are not a practical way 
 @dataclass(frozen=True)
 class Rule:
     """The equivalence margin m = max(std_multiple x paper std, printed resolution, relative_floor x |paper|)
-    and the test level alpha (README, "Verdicts")."""
+    and the test level alpha (docs/verdicts.md)."""
 
     alpha: float = 0.05
     std_multiple: float = 2.0

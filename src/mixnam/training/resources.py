@@ -11,7 +11,7 @@ left at every core runs 5x slower beside another job.
 
 OpenMP's idle threads sleep instead of spinning (`OMP_WAIT_POLICY=PASSIVE`, set by `import mixnam`
 unless already set): a spinning thread takes the core from the thread a barrier waits for, so a
-multi-threaded step that shares its cores collapses (README, *Performance*).
+multi-threaded step that shares its cores collapses (docs/performance.md).
 """
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from mixnam.errors import OutputError
-from mixnam.reporting.records import write_json_atomic
+from mixnam.runs.records import write_json_atomic
 
 MIN_FREE_BYTES = 16 << 20  # a record is kilobytes; checkpoints of the paper's models a few MiB
 RESCUE_ENV = "MIXNAM_RESCUE_DIR"

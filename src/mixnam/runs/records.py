@@ -3,7 +3,7 @@
 A record's place is `<runs_dir>/<experiment>/<dataset>/<model>/<split>-<seed>-<run_id>.json` and its
 artifacts (checkpoints, plots, logs) live in the directory of the same name without `.json`.
 Finished paper-budget records are also kept in the repository, under `<records_dir>/<profile>/` with the
-same relative path (`results/records/`, see `mixnam.reporting.keep`): a run found there is done too.
+same relative path (`results/records/`, see `mixnam.runs.keep`): a run found there is done too.
 `run_id` hashes the resolved config minus what does not change the result (paths, logging, flags),
 so the same experiment is recognised across restarts and machines, and any changed
 hyper-parameter gives a new record instead of overwriting an old one.

@@ -1,6 +1,6 @@
 """Keep finished runs' records in the repository, so a fresh clone regenerates the tables without training.
 
-    python -m mixnam.reporting.keep [--runs results/runs] [--records results/records] [--profile paper]
+    python -m mixnam.runs.keep [--runs results/runs] [--records results/records] [--profile paper]
 
 copies every record of the profile under `--runs` that is valid (complete schema, `completed`, the
 profile's full budget) to `<records>/<profile>/<experiment>/<dataset>/<model>/`, the run's path below its
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from mixnam.reporting.records import iter_records, read_record, write_json_atomic
+from mixnam.runs.records import iter_records, read_record, write_json_atomic
 from mixnam.sweeps import CONF_DIR
 
 ROOT = CONF_DIR.parent
@@ -66,7 +66,7 @@ def keep(runs_dir: Path, records_dir: Path, profile: str = "paper") -> dict[str,
 
 
 def main(argv: list[str] | None = None) -> dict[str, list[str]]:
-    parser = argparse.ArgumentParser(prog="python -m mixnam.reporting.keep", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m mixnam.runs.keep", description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=Path, default=ROOT / "results" / "runs", help="default: results/runs")
     parser.add_argument("--records", type=Path, default=ROOT / "results" / "records", help="default: results/records")
     parser.add_argument("--profile", default="paper", help="the budget whose records are kept (default: paper)")

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from mixnam.reporting.records import NON_RESULT_KEYS, NON_RESULT_SUBKEYS, iter_records, upgraded
+from mixnam.runs.records import NON_RESULT_KEYS, NON_RESULT_SUBKEYS, iter_records, upgraded
 
 RECORD_FIELDS = {"model": "model", "dataset": "dataset", "split": "split", "seed": "seed", "profile": "profile",
                  "experiment_name": "experiment"}
