@@ -50,19 +50,21 @@ def test_a_library_baseline_logs_its_fit_and_each_penalty_it_tries(tmp_path, mir
     assert re.search(r"housing/linear/split0-seed0-\w+: fitted in 0m\d\ds; validation rmse [\d.]+, test [\d.]+", log), log
 
 
-def test_a_slurm_jobs_cores_become_its_torch_threads(tmp_path, monkeypatch):
+def test_a_slurm_jobs_cores_become_its_torch_threads_for_the_fit_and_the_caller_gets_its_own_back(tmp_path,
+                                                                                                   monkeypatch):
     problem, train, val = toy_classification()
     threads = torch.get_num_threads()
+    during = []
+    set_threads = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: during.append(n) or set_threads(n))
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "3")
-    try:
-        build(config("model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=1", run_dir=tmp_path / "slurm"),
-              problem).fit(train, val)
-        assert torch.get_num_threads() == 3
-        build(config("model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=1", "trainer.num_threads=2",
-                     run_dir=tmp_path / "set"), problem).fit(train, val)
-        assert torch.get_num_threads() == 2  # an explicit trainer.num_threads wins
-    finally:
-        torch.set_num_threads(threads)
+    build(config("model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=1", run_dir=tmp_path / "slurm"),
+          problem).fit(train, val)
+    assert during[0] == 3 and torch.get_num_threads() == threads
+    during.clear()
+    build(config("model=nam", "model.hidden_dims=[8]", "trainer.max_epochs=1", "trainer.num_threads=2",
+                 run_dir=tmp_path / "set"), problem).fit(train, val)
+    assert during[0] == 2 and torch.get_num_threads() == threads  # an explicit trainer.num_threads wins
 
 
 def test_the_library_models_blas_pools_get_the_same_share_of_the_cores(monkeypatch):
