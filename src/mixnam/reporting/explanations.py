@@ -40,7 +40,7 @@ def spread(values: list[float], digits: int = 3) -> str:
 
 def _hardware(record: dict) -> str:
     env = record["env"]
-    return f"{env.get('cpu')} x{env.get('cpu_count')} ({env.get('device')}, {env.get('gpu', 'no GPU')})"
+    return f"{env.get('cpu_model') or env.get('cpu')} x{env.get('cpu_count')} ({env.get('device')}, {env.get('gpu', 'no GPU')})"
 
 
 def provenance(records: list[dict]) -> str:
