@@ -38,7 +38,7 @@ step() {
 
 has() { "$PY" -c "import $1" > /dev/null 2>&1; }
 
-note "mixnam GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+note "mixnam GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit ${MIXNAM_GIT_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 step versions 60 bash -c "nvidia-smi; $PY -c 'import sys, torch, lightning; print(sys.version); \
 print(\"torch\", torch.__version__, \"cuda\", torch.version.cuda, \"cudnn\", torch.backends.cudnn.version()); \
 print(\"lightning\", lightning.__version__); print(torch.cuda.get_device_name(0), torch.cuda.get_device_capability(0)); \

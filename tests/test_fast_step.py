@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from mixnam.errors import ConfigError
 from mixnam.models.layers import MASK_LEVELS, dropout, keep_mask, relu_dropout
-from mixnam.training.resources import allowed_cores, check_precision, intra_op_threads
+from mixnam.training.resources import check_precision
 from tests.reference_step import todays_layers, todays_optimizer
 from tests.test_models import inputs, single_thread, small  # noqa: F401 - autouse fixture
 
@@ -106,11 +106,6 @@ def test_weights_saved_with_four_module_blocks_still_load():
     model.eval()
     reloaded.eval()
     torch.testing.assert_close(reloaded(inputs()), model(inputs()))
-
-
-def test_threads_default_to_the_allowed_cores_and_an_explicit_count_wins():
-    assert intra_op_threads(None) == allowed_cores()
-    assert intra_op_threads(3) == 3
 
 
 def test_an_unsupported_precision_is_one_clear_error():

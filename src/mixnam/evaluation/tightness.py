@@ -27,7 +27,7 @@ import torch
 from mixnam.evaluation.additivity import group, quantile_bins
 
 COLLAPSED = 1e-6  # bound width, relative to the contribution's magnitude, below which bounds have met
-PRINCIPAL = "tightness_interventional_blocks"  # provisional: docs/tightness.md
+PRINCIPAL = "tightness_interventional_range"  # chosen on paper-budget runs over λ: docs/tightness.md
 N_BINS, GRID_SIZE, N_BLOCKS = 32, 64, 4
 BIN_COUNTS = (16, 32, 64)  # `tightness_binned_by_bins`
 BLOCK_COUNTS = (1, 2, 4, 8, 16, 32, 64)  # `tightness_interventional_by_blocks`: 1 = whole range, 64 = per value
@@ -144,7 +144,7 @@ def tightness_interventional_blocks(high: np.ndarray, low: np.ndarray, upper: np
 
     Why: "| x_i" as a stretch of x_i wide enough that collapsed experts (high λ) still leave a measurable
     width, narrow enough that the shape's own trend does not dominate; 4 blocks of a 64-value grid are
-    x_i's quartiles. The provisional `PRINCIPAL` reading (issue 26's evidence: it tracks the paper at every λ).
+    x_i's quartiles. It tracks the paper to λ = 10 but falls at λ = 100 (0.983 vs 1.000, docs/tightness.md).
     """
     high, low, upper, lower = _as_float(high, low, upper, lower)
     n_blocks = max(1, min(n_blocks, len(high)))
@@ -168,7 +168,8 @@ def tightness_interventional_range(high: np.ndarray, low: np.ndarray, upper: np.
     """Eq. 12 over x_i's whole grid: one ratio of o_i's range to the bounds' range per feature.
 
     Why: "E over x_i" read as one range over all values; the shape's trend enters both ranges, so it
-    approaches 1 whenever the trend is much wider than the bounds.
+    approaches 1 whenever the trend is much wider than the bounds. The `PRINCIPAL` reading: at the paper's
+    budget it alone matches the paper's level and its rise over λ (within 0.01 at λ = 0, 1, 10, 100).
     """
     return tightness_interventional_blocks(high, low, upper, lower, n_blocks=1)
 
