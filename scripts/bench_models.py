@@ -302,6 +302,8 @@ def main() -> None:
               "last.ckpt, Lightning's setup included):")
         for dataset in datasets:
             n, n_train, n_val = EPOCH_SHAPES[dataset]
+            if device.type == "cuda":  # the first fit of a process pays CUDA's and cuDNN's start-up: not an epoch's cost
+                epoch_seconds(dataset, device, args.precision, args.threads)
             seconds = epoch_seconds(dataset, device, args.precision, args.threads)
             print(f"  {dataset:<8} n={n:<3} train {n_train:>7,} rows, val {n_val:>6,} rows: {seconds:7.2f} s")
             if dataset in args.steady:  # a second epoch, without the setup: what 1,000 epochs repeat
