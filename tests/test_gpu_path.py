@@ -182,3 +182,11 @@ def test_cuda_forward_matches_the_cpu_in_fp32():
         on_cpu = model(x)
         on_gpu = model.to("cuda")(x.to("cuda")).cpu()
     np.testing.assert_allclose(on_gpu.numpy(), on_cpu.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_xgboost_trains_on_the_gpu_a_run_asks_for_and_on_the_cpu_otherwise(pretend_cuda, housing):
+    from mixnam.models.xgboost import build as build_xgboost
+
+    on_gpu = build_xgboost(run_config("model=xgboost", "trainer=gpu"), housing.problem)
+    assert on_gpu.model.get_params()["device"] == "cuda"
+    assert build_xgboost(run_config("model=xgboost"), housing.problem).model.get_params()["device"] == "cpu"
