@@ -103,15 +103,21 @@ def _spread(values: list[int]) -> str:
     return ", ".join(map(str, values))
 
 
+def _gpu(env: dict) -> str:
+    """`, NVIDIA H200 (driver 580.159.04, CUDA 13.0)` for a GPU run's environment, else nothing."""
+    if not env.get("gpu"):
+        return ""
+    driver = f" (driver {env['gpu_driver']}, CUDA {env.get('cuda')})" if env.get("gpu_driver") else ""
+    return f", {env['gpu']}{driver}"
+
+
 def provenance(table: Table, command: str) -> list[str]:
     records = table.records
     done = [r for r in records if r.get("status") == "completed"]
     env = [r.get("env", {}) for r in records]
     commits = Counter(e.get("git_commit", "unknown") for e in env)
     hardware = Counter(f"{e.get('hostname', '?')}: {e.get('cpu_model') or e.get('cpu', '?')} x{e.get('cpu_count', '?')} "
-                       f"cores, device {e.get('device', '?')}{', ' + e['gpu'] if e.get('gpu') else ''}"
-                       f"{' (driver ' + e['gpu_driver'] + ', CUDA ' + str(e.get('cuda')) + ')' if e.get('gpu_driver') else ''}"
-                       f", torch {e.get('torch', '?')}" for e in env)
+                       f"cores, device {e.get('device', '?')}{_gpu(e)}, torch {e.get('torch', '?')}" for e in env)
     lines = [f"- Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `{command}` from {len(records)} "
              f"records ({len(done)} completed, {len(records) - len(done)} failed) of {table.expected_runs} runs "
              f"the sweep{'s' if len(table.spec.experiments) > 1 else ''} "

@@ -242,7 +242,8 @@ def _table3_place(job: dict) -> list[Slot]:
 # Table 3's column -> the record's key. "Tightness" is the principal reading, read by its own name: a record's
 # `tightness` is whichever reading was principal when it was made (its `tightness_reading`).
 TIGHTNESS_COLUMNS = {"Tightness": PRINCIPAL, **{column: key for column, key in (
-    ("Tightness (4 blocks)", "tightness_interventional_blocks"), ("Tightness (whole range)", "tightness_interventional_range"),
+    ("Tightness (4 blocks)", "tightness_interventional_blocks"),
+    ("Tightness (whole range)", "tightness_interventional_range"),
     ("Tightness (per value)", "tightness_interventional_value"), ("Tightness (binned)", "tightness_binned"),
     ("Tightness (position)", "tightness_position")) if key != PRINCIPAL}}
 
@@ -283,8 +284,8 @@ SPECS = {spec.name: spec for spec in (
               "each of 64 quantile values of x_i; the range of the routed outputs over the range of the bounds, "
               "per feature); 4 blocks: the same per quartile of the grid; per value: at each grid value; binned: the "
               "rows that share one of 32 quantile bins of x_i (test rows); position: the spread of each row's "
-              "position in its own bounds per bin. Records made before these readings hold only the binned and position ones "
-              "until recomputed from their weights (python -m mixnam.recompute)."),
+              "position in its own bounds per bin. Records made before these readings hold only the binned and "
+              "position ones until recomputed from their weights (python -m mixnam.recompute)."),
     performance("table6", "Table 6: MixNAM-D against the baselines", ("table6",),
                 ("mlp", "xgboost", "eb2m", "na2m", "ebm", "nam", "mixnam_d")),
     lambda_sweep("table7", "Table 7: MixNAM-E (C = 32, K = 16) on Housing over λ", "mixnam_e",
