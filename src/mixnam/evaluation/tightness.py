@@ -144,7 +144,7 @@ def tightness_interventional_blocks(high: np.ndarray, low: np.ndarray, upper: np
 
     Why: "| x_i" as a stretch of x_i wide enough that collapsed experts (high λ) still leave a measurable
     width, narrow enough that the shape's own trend does not dominate; 4 blocks of a 64-value grid are
-    x_i's quartiles. It tracks the paper to λ = 10 but falls at λ = 100 (0.983 vs 1.000, docs/tightness.md).
+    x_i's quartiles. It tracks the paper to λ = 10 but falls at λ = 100 (0.984 vs 1.000, docs/tightness.md).
     """
     high, low, upper, lower = _as_float(high, low, upper, lower)
     n_blocks = max(1, min(n_blocks, len(high)))
