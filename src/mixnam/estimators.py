@@ -165,7 +165,7 @@ class NeuralAdditiveEstimator(BaseEstimator):
         if self.device == "cuda" and not torch.cuda.is_available():
             raise InputError("device='cuda' but no CUDA device is visible (torch.cuda.is_available() is False); "
                              "use device='cpu' or 'auto', or install a CUDA build of torch.")
-        return "gpu" if self.device == "cuda" or (self.device == "auto" and torch.cuda.is_available()) else "cpu"
+        return self.device  # `auto` is resolved where every run's device is: mixnam.devices.run_device
 
     def _run_config(self, run_dir: str, seed: int):
         """The run config `NeuralEstimator` reads: the model, the harness's trainer settings, a scratch dir."""
