@@ -82,18 +82,23 @@ def test_cells_make_grids_that_are_not_one_product_and_the_command_line_selects_
     assert table3 == {("table1", "mlp"), ("table1", "na2m"), ("table1", "nam"), ("table2", "mixnam"), ("table1", "mixnam")}
 
 
-def test_lambda_01_of_tables_2_and_3_is_table_1s_mixnam_run_not_a_second_one():
-    """Table 5 sets lambda = 0.1, so Table 1's MixNAM runs are that column: the same run ids, run once."""
+@pytest.mark.parametrize("table, cell, overrides", [
+    ("table2", {"model.variation_penalty": 0.1}, ["model.variation_penalty=0.1"]),
+    ("table3", {"model.variation_penalty": 0.1}, ["model.variation_penalty=0.1"]),
+    ("table8", {"model.n_experts": 4, "model.top_k": 4}, ["model.n_experts=4", "model.top_k=4"]),
+])
+def test_a_cell_that_is_table_1s_mixnam_is_table_1s_run_not_a_second_one(table, cell, overrides):
+    """Table 5 sets lambda = 0.1 and (K, C) = (4, 4), so Table 1's MixNAM runs are those cells: the same run ids, run once."""
     from mixnam.runs.records import run_id
     from tests.test_training import config
 
-    for table in ("table2", "table3"):
-        jobs = [j for j in experiment_jobs(table, "paper") if j.get("model.variation_penalty") == 0.1]
-        assert len(jobs) == 10 and {j["experiment_name"] for j in jobs} == {"table1"}
+    jobs = [j for j in experiment_jobs(table, "paper") if j["model"] == "mixnam"
+            and all(j.get(k) == v for k, v in cell.items())]
+    assert len(jobs) == 10 and {j["experiment_name"] for j in jobs} == {"table1"}
     table1 = config("experiment=table1", "model=mixnam", "dataset=housing", "seed=3", "paths.root=/checkout")
-    table2 = config("experiment=table2", "model=mixnam", "dataset=housing", "seed=3", "model.variation_penalty=0.1",
-                    "experiment_name=table1", "paths.root=/checkout")
-    assert run_id(table1) == run_id(table2)
+    same = config(f"experiment={table}", "model=mixnam", "dataset=housing", "seed=3", *overrides,
+                  "experiment_name=table1", "paths.root=/checkout")
+    assert run_id(table1) == run_id(same)
 
 
 def test_slurm_launcher_asks_for_partition_gpus_time_and_requeue():
