@@ -276,8 +276,10 @@ def claim_lines(result: ClaimResult, decimals: int = 3) -> list[str]:
         if e.effect is None:
             continue
         ci = f" [{e.ci[0]:+.{decimals}f}, {e.ci[1]:+.{decimals}f}]" if e.ci else ""
-        lines.append(f"  - {e.comparison.label} = {e.effect:+.{decimals}f}{ci} ({e.runs[0]} vs {e.runs[1] or 'a fixed'}"
-                     f" runs): {e.verdict}" + (f" — at a reduced budget ({e.reduced})" if e.reduced else ""))
+        paired = f"paired over {e.paired} folds; " if e.paired else ""
+        lines.append(f"  - {e.comparison.label} = {e.effect:+.{decimals}f}{ci} ({paired}{e.runs[0]} vs "
+                     f"{e.runs[1] or 'a fixed'} runs): {e.verdict}"
+                     + (f" — at a reduced budget ({e.reduced})" if e.reduced else ""))
     not_run = [e.comparison.label for e in result.effects if e.effect is None]
     if not_run:
         lines.append(f"  - not run: {'; '.join(not_run)}")
@@ -290,8 +292,10 @@ def scorecard_lines(table: Table) -> list[str]:
     for result in checks_of(table):
         lines += claim_lines(result)
     if len(lines) > 1:
-        lines.append(f"- A claim's effect is larger − smaller with its {level:g}% Welch interval from our runs: it "
-                     "holds when the interval lies above 0, fails when below, else is inconclusive.")
+        lines.append(f"- A claim's effect is larger − smaller with its {level:g}% Welch interval from our runs, or, "
+                     "where both sides ran the same folds, the mean per-fold difference with its paired interval "
+                     "(Nadeau and Bengio's correction for overlapping training folds): it holds when the interval lies "
+                     "above 0, fails when below, else is inconclusive.")
     return lines
 
 
@@ -338,17 +342,18 @@ def scorecard_csv(tables: list[Table]) -> str:
     of it ran (its verdict says so in words too)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["table", "kind", "name", "verdict", "count_or_effect", "ci_low", "ci_high", "reduced", "run", "of"])
+    writer.writerow(["table", "kind", "name", "verdict", "count_or_effect", "ci_low", "ci_high", "reduced", "run", "of",
+                     "paired_folds"])
     for table in tables:
         for label, count in verdict_counts(table).items():
-            writer.writerow([table.spec.name, "cells", "", label, count, "", "", "", "", ""])
+            writer.writerow([table.spec.name, "cells", "", label, count, "", "", "", "", "", ""])
         for result in checks_of(table):
             writer.writerow([table.spec.name, "claim", result.claim.text, result.verdict, "", "", "", "", result.ran,
-                             len(result.effects)])
+                             len(result.effects), ""])
             for e in result.effects:
                 ci = e.ci or ("", "")
                 writer.writerow([table.spec.name, "comparison", e.comparison.label, e.verdict,
-                                 "" if e.effect is None else e.effect, *ci, e.reduced, "", ""])
+                                 "" if e.effect is None else e.effect, *ci, e.reduced, "", "", e.paired or ""])
     return buffer.getvalue()
 
 
