@@ -9,13 +9,16 @@ inside `fit` on the training rows only, so a `Pipeline` or `cross_val_score` nev
 models and training loop (`mixnam.training.lightning`: AdamW, cosine schedule, early stopping on a
 validation part, the best-validation weights), the same explanations (`mixnam.explain`).
 
-- `fit(X, y, X_val=None, y_val=None)`: without a validation set, a seeded `validation_fraction` of
-  the rows is carved out for early stopping (of each class for classifiers, as the harness protocol's
-  stratified split, and at least one row of each).
+- `fit(X, y, X_val=None, y_val=None)`: `early_stopping="auto"` (as scikit-learn's HistGradientBoosting)
+  stops early above 10,000 rows or when given (X_val, y_val): without them, a seeded
+  `validation_fraction` of the rows is carved out (of each class for classifiers, as the harness
+  protocol's stratified split, and at least one row of each). A smaller table trains on every row for
+  the whole budget and keeps the last epoch: a validation part of a few dozen rows costs a fifth of
+  the data and picks its epoch by noise (`_early_stopping_on`).
   Non-numeric columns (text, `category`; cast a coded integer column to `category`) are categorical.
 - Hyper-parameters are constructor arguments, defaulting to the paper's Housing settings (Table 5)
   except the epoch budget, `max_epochs=100` (minutes on a laptop; the paper's budget is 1,000), and,
-  below 10,000 training rows, `batch_size` and `patience`, chosen from the row count (`_resolve_schedule`).
+  below 10,000 training rows, `batch_size` (and `patience`), chosen from the row count (`_resolve_schedule`).
   `n_experts`/`top_k` default to each variant's (MixNAM 4/4, MixNAM-D 64/64, MixNAM-E 32/16).
   NAM is MixNAM's encoders with one linear head per feature and no router (its `dropout_expert`
   drops whole features); `n_experts`, `top_k` and `variation_penalty` are the MixNAM family's only.
@@ -67,9 +70,10 @@ from mixnam.training.lightning import NeuralEstimator
 
 SAVE_FORMAT = 1  # bump when the saved file's layout changes; load refuses other formats by name
 MIN_SAMPLES = 5
-MIN_BATCH, MAX_BATCH = 32, 2048  # the data-driven batch size's bounds (2048: the paper's Housing setting)
+MIN_BATCH, MAX_BATCH = 16, 2048  # the data-driven batch size's bounds (2048: the paper's Housing setting)
+STEPS_PER_EPOCH = 32  # below LARGE_TABLE rows, the batch size gives about this many optimiser steps an epoch
 PATIENCE_STEPS = 300  # early stopping waits at least this many optimiser steps (see `_resolve_schedule`)
-LARGE_TABLE = 10_000  # more training rows than this: the paper's Housing batch and patience (Table 5)
+LARGE_TABLE = 10_000  # more rows than this: early stopping, the paper's Housing batch and patience (Table 5)
 IMPUTE = ("median", "mean")
 # The variants: the harness model each builds and its expert defaults (C, K), paper Tables 5, 7, 9.
 EXPERTS = {"mixnam": (4, 4), "mixnam_d": (64, 64), "mixnam_e": (32, 16)}
@@ -125,14 +129,15 @@ class NeuralAdditiveEstimator(BaseEstimator):
                  top_k: int | None = None, dropout: float = 0.1, dropout_expert: float = 0.2,
                  output_penalty: float = 1.97e-5, variation_penalty: float = 0.1, normalization: str = "layer_norm",
                  batch_size: int | None = None, lr: float = 5.97e-4, weight_decay: float = 5.29e-5,
-                 max_epochs: int = 100, patience: int | None = None, validation_fraction: float = 0.2, impute: str | None = None, device: str = "cpu",
+                 max_epochs: int = 100, patience: int | None = None, early_stopping: bool | str = "auto",
+                 validation_fraction: float = 0.2, impute: str | None = None, device: str = "cpu",
                  precision: str = "32-true", random_state: int | None = 0, verbose: bool = False):
         self.n_layers, self.hidden_dim, self.n_experts, self.top_k = n_layers, hidden_dim, n_experts, top_k
         self.dropout, self.dropout_expert = dropout, dropout_expert
         self.output_penalty, self.variation_penalty = output_penalty, variation_penalty
         self.normalization = normalization
         self.batch_size, self.lr, self.weight_decay, self.max_epochs = batch_size, lr, weight_decay, max_epochs
-        self.patience = patience
+        self.patience, self.early_stopping = patience, early_stopping
         self.validation_fraction, self.impute = validation_fraction, impute
         self.device, self.precision, self.random_state, self.verbose = device, precision, random_state, verbose
 
@@ -184,6 +189,9 @@ class NeuralAdditiveEstimator(BaseEstimator):
         if self.impute not in (None, *IMPUTE):
             raise InputError(f"impute={self.impute!r} is not a choice; use None (NaN/inf is an error), 'median' "
                              "or 'mean'.")
+        if self.early_stopping not in (True, False, "auto"):
+            raise InputError(f"early_stopping={self.early_stopping!r} is not a choice; use 'auto' (on above "
+                             f"{LARGE_TABLE:,} rows or with X_val), True or False.")
         if not 0 < self.validation_fraction < 1:
             raise InputError(f"validation_fraction={self.validation_fraction} must lie strictly between 0 and 1.")
         if int(self.max_epochs) < 1:
@@ -193,23 +201,31 @@ class NeuralAdditiveEstimator(BaseEstimator):
                 raise InputError(f"{name}={getattr(self, name)} must be at least 1, or None to choose it from the "
                                  "number of training rows.")
 
+    def _early_stopping_on(self, n_rows: int, validation_given: bool) -> bool:
+        """`early_stopping="auto"`: on with (X_val, y_val) or above LARGE_TABLE rows, as scikit-learn's
+        HistGradientBoosting. On breast cancer (398 rows, `hidden_dim=32, max_epochs=20`, seeds 0-9) a carved
+        validation part of 80 rows saturates at AUC 1 within a few epochs and keeps an early, undertrained
+        epoch: test AUC 0.985; every row for the whole budget: see docs/own-data.md#small-tables."""
+        if self.early_stopping == "auto":
+            return validation_given or n_rows > LARGE_TABLE
+        if validation_given and not self.early_stopping:
+            raise InputError("X_val, y_val are for early stopping, which early_stopping=False turns off; drop them, "
+                             "or set early_stopping=True (or 'auto').")
+        return bool(self.early_stopping)
+
     def _resolve_schedule(self, n_train: int) -> None:
         """`batch_size_` and `patience_` for `n_train` training rows, unless given. Above LARGE_TABLE rows
         (Housing's 14,448 and larger) the paper's Housing settings: batch 2048 and patience a quarter of the
-        budget. Smaller tables: about 16 steps an epoch (a power of two, 32 to 512), so a 400-row table is
-        not one step an epoch, and patience of at least a quarter of the budget and PATIENCE_STEPS optimiser
-        steps, so a small table's noisy validation score does not stop training in its first epochs.
-        Measured on breast cancer (398 rows, `hidden_dim=32, max_epochs=20`): batch 2048 gave test AUC 0.971,
-        this rule 0.985 (mean of seeds 0-9; 0.980-0.989). Other learning rates, weight decay, output
-        penalty, dropout, batch 8-64, a 10-30% validation part, fewer layers or early stopping on the
-        validation log-loss did not beat that beyond the seed-to-seed spread, so they keep the paper's
-        values (docs/own-data.md#small-tables)."""
+        budget. Smaller tables: about STEPS_PER_EPOCH steps an epoch (a power of two, 16 to 2048), so a
+        400-row table is not one step an epoch, and, when stopping early, patience of at least a quarter of
+        the budget and PATIENCE_STEPS optimiser steps, so a small table's noisy validation score does not
+        stop training in its first epochs. Measured in docs/own-data.md#small-tables."""
         if n_train > LARGE_TABLE:
             self.batch_size_ = int(self.batch_size or MAX_BATCH)
             self.patience_ = int(self.patience or max(self.max_epochs // 4, 1))
             return
-        self.batch_size_ = int(self.batch_size or np.clip(2 ** round(math.log2(max(n_train, 1) / 16)), MIN_BATCH,
-                                                          MAX_BATCH))
+        self.batch_size_ = int(self.batch_size or np.clip(2 ** round(math.log2(max(n_train, 1) / STEPS_PER_EPOCH)),
+                                                          MIN_BATCH, MAX_BATCH))
         steps = math.ceil(n_train / self.batch_size_)
         self.patience_ = int(self.patience or min(self.max_epochs, max(self.max_epochs // 4, 1,
                                                                        math.ceil(PATIENCE_STEPS / steps))))
@@ -288,9 +304,9 @@ class NeuralAdditiveEstimator(BaseEstimator):
         classifiers and at least one of each, so the validation AUC exists even on a small, skewed table."""
         rows = np.arange(len(X))
         n_val = math.ceil(self.validation_fraction * len(X))
-        if len(X) < MIN_SAMPLES or len(X) - n_val < 2:
-            raise InputError(f"got {len(X)} sample{'s' * (len(X) != 1)}; fitting needs at least {MIN_SAMPLES} to "
-                             "carve a validation part for early stopping. Give more rows (or X_val, y_val).")
+        if len(X) - n_val < 2:
+            raise InputError(f"got {len(X)} samples; too few to carve a validation part of {self.validation_fraction} "
+                             "for early stopping. Give more rows, X_val and y_val, or early_stopping=False.")
         if self.task == "regression":
             val = train_test_split(rows, test_size=n_val, random_state=seed)[1]
         else:
@@ -306,23 +322,28 @@ class NeuralAdditiveEstimator(BaseEstimator):
 
     # ------------------------------------------------------------------------------------------ fit
     def fit(self, X, y, X_val=None, y_val=None):
-        """Fit on (X, y), early-stopping on (X_val, y_val) or on a seeded part of (X, y); returns self."""
+        """Fit on (X, y), early-stopping on (X_val, y_val) or on a seeded part of (X, y) when
+        `early_stopping` says so (`_early_stopping_on`), else on all of (X, y) for `max_epochs`; returns self."""
         self._check_settings()
         X, y = self._checked(X, y, reset=True)
+        if len(X) < MIN_SAMPLES:
+            raise InputError(f"got {len(X)} sample{'s' * (len(X) != 1)}; fitting needs at least {MIN_SAMPLES}. "
+                             "Give more rows.")
         self._fit_classes(y)
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         if (X_val is None) != (y_val is None):
             raise InputError("give both X_val and y_val, or neither (a validation part is then carved from X).")
-        if X_val is None:
-            X, X_val, y, y_val = self._split(X, y, seed)
-        else:
+        stopping = self._early_stopping_on(len(X), X_val is not None)
+        if X_val is not None:
             X_val, y_val = self._checked(X_val, y_val, reset=False)
+        elif stopping:
+            X, X_val, y, y_val = self._split(X, y, seed)
         self._fit_fill(X)
         self._resolve_schedule(len(X))
-        X, X_val = self._fill(X), self._fill(X_val)
         self.preprocessor_ = Preprocessor(self.task, self.categorical_, seed=seed)
-        train = Arrays(*self.preprocessor_.fit_transform(X, self._model_units(y)))
-        val = Arrays(self.preprocessor_.transform(X_val), self.preprocessor_.transform_target(self._model_units(y_val)))
+        train = Arrays(*self.preprocessor_.fit_transform(self._fill(X), self._model_units(y)))
+        val = None if X_val is None else Arrays(self.preprocessor_.transform(self._fill(X_val)),
+                                                self.preprocessor_.transform_target(self._model_units(y_val)))
         problem = Problem(self.task, "rmse" if self.task == "regression" else "auc", tuple(self.feature_names_),
                           tuple(self.categorical_), self.preprocessor_.target_mean, self.preprocessor_.target_scale)
         with tempfile.TemporaryDirectory(prefix="mixnam-fit-") as run_dir, lightning_output(self.verbose):

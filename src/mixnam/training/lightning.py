@@ -3,7 +3,8 @@
 The protocol of paper Appendix B and the authors' code: AdamW, cosine annealing of the learning rate
 over the epoch budget, validation every epoch on the dataset's metric in original units, early
 stopping after a quarter of the budget without improvement, and the best-validation weights used
-for test. Loss = MSE (standardised target) or BCE with logits, plus the model's own penalty.
+for test. Fitted without a validation part (the estimators on small tables), it trains for the whole
+budget and keeps the last epoch's weights, where the cosine schedule has annealed the learning rate. Loss = MSE (standardised target) or BCE with logits, plus the model's own penalty.
 
 Batches are slices of tensors already in memory (`TensorBatches`): one permutation per epoch, no
 per-row Dataset. The best weights are written atomically to `<run_dir>/best.pt`; a resumable
@@ -160,6 +161,9 @@ class NeuralTrainingModule(L.LightningModule):
         self._val_logits.append(self.forward_details(x).logit)
         self._val_targets.append(y)
 
+    def on_train_epoch_end(self) -> None:
+        self._log_training_loss()  # already logged beside the validation score when there is a validation part
+
     def on_validation_epoch_end(self) -> None:
         self._log_training_loss()
         logits = torch.cat(self._val_logits)
@@ -210,11 +214,16 @@ class BestCheckpoint(Callback):
         score = float(trainer.callback_metrics[self.monitor])
         epoch = trainer.current_epoch + 1
         if self._improves(score):
-            self.best_score, self.best_epoch = score, epoch
-            state = {k: v.detach().cpu() for k, v in pl_module.model.state_dict().items()}
-            _replace_atomically(lambda tmp: torch.save(state, tmp), self.best_path)
+            self.best_score = score
+            self.keep(pl_module, epoch)
         if epoch % self.last_every_n_epochs == 0:
             _replace_atomically(lambda tmp: trainer.save_checkpoint(tmp, weights_only=False), self.last_path)
+
+    def keep(self, pl_module: NeuralTrainingModule, epoch: int) -> None:
+        """Write these weights as the run's kept ones (the best so far; without validation, the last epoch's)."""
+        self.best_epoch = epoch
+        state = {k: v.detach().cpu() for k, v in pl_module.model.state_dict().items()}
+        _replace_atomically(lambda tmp: torch.save(state, tmp), self.best_path)
 
     def on_exception(self, trainer: L.Trainer, pl_module: NeuralTrainingModule, exception: BaseException) -> None:
         """A signal mid-run: write last.ckpt on the way out and tell the record where training was."""
@@ -276,12 +285,14 @@ def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
 
 
 def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, train_batches: TensorBatches,
-                 device: torch.device, patience_extra_epochs: int = 0, run_name: str = "run") -> L.Trainer:
-    """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints;
-    the progress bar on a terminal, progress lines in a log (`mixnam.training.progress`)."""
-    stopping = EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min",
-                             patience=patience(max_epochs, float(trainer_cfg.patience_fraction), patience_extra_epochs),
-                             check_on_train_epoch_end=False)
+                 device: torch.device, patience_extra_epochs: int = 0, run_name: str = "run",
+                 validate: bool = True) -> L.Trainer:
+    """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints
+    (without `validate`: the whole budget, no stopping); the progress bar on a terminal, progress lines in
+    a log (`mixnam.training.progress`)."""
+    stopping = [EarlyStopping(monitor=best.monitor, mode="max" if best.higher_is_better else "min",
+                              patience=patience(max_epochs, float(trainer_cfg.patience_fraction), patience_extra_epochs),
+                              check_on_train_epoch_end=False)] if validate else []
     quiet_lightning()
     bar = bool(trainer_cfg.enable_progress_bar) and on_terminal()
     progress = [] if bar else [LogProgress(run_name, best.monitor, best, max_epochs, **trainer_cfg.log_progress)]
@@ -289,7 +300,7 @@ def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint,
         max_epochs=max_epochs, accelerator=lightning_accelerator(device.type), devices=1,
         precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
         # stopping decides first, so `best`'s last.ckpt holds its up-to-date state
-        callbacks=[stopping, RandomState(train_batches, device), best, *progress],
+        callbacks=[*stopping, RandomState(train_batches, device), best, *progress],
         enable_checkpointing=False, enable_progress_bar=bar, enable_model_summary=False,
         num_sanity_val_steps=0, log_every_n_steps=min(50, len(train_batches)))
 
@@ -311,11 +322,13 @@ class NeuralEstimator:
     def n_params(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
 
-    def fit(self, train: Arrays, val: Arrays) -> FitSummary:
+    def fit(self, train: Arrays, val: Arrays | None) -> FitSummary:
+        """Train on `train`, early-stopping on `val` and keeping its best weights; `val=None`: the whole
+        budget, keeping the last epoch's weights."""
         with process_state_restored():  # the next run of this process finds torch as this one found it
             return self._fit(train, val)
 
-    def _fit(self, train: Arrays, val: Arrays) -> FitSummary:
+    def _fit(self, train: Arrays, val: Arrays | None) -> FitSummary:
         cfg, trainer_cfg = self.cfg, self.cfg.trainer
         if trainer_cfg.max_epochs is None:
             raise ConfigError(f"no epoch budget for {cfg.model.name}: set model.max_epochs or trainer.max_epochs")
@@ -331,7 +344,7 @@ class NeuralEstimator:
 
         batch_size = int(cfg.model.batch_size)
         train_batches = TensorBatches(*tensors(train), batch_size, seed=int(cfg.seed))
-        val_batches = TensorBatches(*tensors(val), max(batch_size, PREDICT_BATCH))
+        val_batches = TensorBatches(*tensors(val), max(batch_size, PREDICT_BATCH)) if val is not None else None
         module = NeuralTrainingModule(self.model, self.problem, float(cfg.model.lr), float(cfg.model.weight_decay),
                                       max_epochs, bool(trainer_cfg.compile), self.fidelity.get("selection") or "metric",
                                       self.constraint)
@@ -340,7 +353,7 @@ class NeuralEstimator:
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
         trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
                                train_batches, self.device, self.fidelity.get("patience_extra_epochs") or 0,
-                               run_name=run_label(cfg, run_dir))
+                               run_name=run_label(cfg, run_dir), validate=val is not None)
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
             trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)
@@ -349,6 +362,8 @@ class NeuralEstimator:
                 import wandb
 
                 wandb.finish()
+        if val_batches is None:
+            best.keep(module, trainer.current_epoch)
         self.load_weights(best.best_path)
         return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch,
                           extra={"checkpoint": str(best.best_path), "stopped_early": trainer.current_epoch < max_epochs,
