@@ -231,6 +231,7 @@ def test_a_signal_mid_training_records_interrupted_writes_last_ckpt_and_exits_12
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         _, record = the_record(runs)
         assert record["status"] == "completed" and record["resumed"] and record["epochs_run"] == 40
+        assert "in this process)" in resumed.stdout + resumed.stderr and record["fit_seconds"] > 0  # the cost of both processes
 
 
 def test_a_failed_rerun_never_replaces_a_completed_record(tmp_path, mirror):

@@ -104,10 +104,13 @@ def test_a_run_resumed_after_a_crash_ends_exactly_where_an_uninterrupted_run_end
     with pytest.raises(Killed):
         build(training_config(*settings, run_dir=tmp_path / "crashed"), data.problem).fit(data.train, data.val)
     monkeypatch.setattr(BestCheckpoint, "on_validation_end", save)
+    seconds_before_the_crash = torch.load(tmp_path / "crashed" / "last.ckpt", weights_only=False)["callbacks"]["FitTime"]
     resumed = build(training_config(*settings, "resume=true", run_dir=tmp_path / "crashed"), data.problem)
     summary = resumed.fit(data.train, data.val)
 
     assert summary.extra["resumed"] and summary.epochs_run == 6
+    # the run's cost counts the process that crashed, not only the one that finished it
+    assert summary.earlier_seconds == seconds_before_the_crash["seconds"] > 0
     logged_before = (tmp_path / "crashed" / "metrics.csv").read_text()
     assert logged_before.count("\n2,") >= 1, "the epochs logged before the crash are kept"
     assert (tmp_path / "crashed" / "resumed-1" / "metrics.csv").is_file()
@@ -115,6 +118,20 @@ def test_a_run_resumed_after_a_crash_ends_exactly_where_an_uninterrupted_run_end
     # up to the order of its parallel reductions)
     tolerance = {"rtol": 0, "atol": 0} if accelerator == "cpu" else {"rtol": 1e-4, "atol": 1e-5}
     np.testing.assert_allclose(resumed.predict(data.test.X), uninterrupted.predict(data.test.X), **tolerance)
+
+
+def test_a_run_resumed_from_a_checkpoint_that_kept_no_fit_time_records_its_time_as_unknown_not_as_this_process(
+        tmp_path, mirror):
+    data = load("housing", max_rows=1000, mirror=mirror)
+    settings = ("model=nam", "model.hidden_dims=[8]", "model.batch_size=256",
+                "trainer.max_epochs=2", "trainer.checkpoint_every_n_epochs=1")
+    build(training_config(*settings, run_dir=tmp_path), data.problem).fit(data.train, data.val)
+    checkpoint = torch.load(tmp_path / "last.ckpt", weights_only=False)
+    del checkpoint["callbacks"]["FitTime"]  # as written before checkpoints kept it
+    torch.save(checkpoint, tmp_path / "last.ckpt")
+    summary = build(training_config(*settings, "resume=true", run_dir=tmp_path),
+                    data.problem).fit(data.train, data.val)
+    assert summary.extra["resumed"] and summary.earlier_seconds is None
 
 
 # ---------------------------------------------------------------------------------- determinism

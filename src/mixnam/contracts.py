@@ -80,6 +80,9 @@ class FitSummary:
     best_epoch: int | None = None
     epochs_run: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # seconds that earlier processes spent on this fit before it was resumed (resume=true); None: a
+    # checkpoint that did not keep them, so the whole fit's time is unknown
+    earlier_seconds: float | None = 0.0
 
 
 @runtime_checkable

@@ -144,10 +144,14 @@ def _fit_and_evaluate(cfg: DictConfig, record: dict) -> None:
                  len(data.val.y), len(data.test.y), data.train.X.shape[1])
         started = time.perf_counter()
         summary = estimator.fit(data.train, data.val)
-        record["fit_seconds"] = round(time.perf_counter() - started, 3)
+        seconds = time.perf_counter() - started
+        # a resumed fit costs what every process spent on it; unknown when its checkpoint did not keep that
+        record["fit_seconds"] = None if summary.earlier_seconds is None else round(summary.earlier_seconds + seconds, 3)
         record["metrics"] = {name: data.problem.score(part.y, estimator.predict(part.X))
                              for name, part in (("val", data.val), ("test", data.test))}
-        log.info("%s: fitted in %s; validation %s %.4f, test %.4f", label, duration(record["fit_seconds"]),
+        spent = "an unknown time" if record["fit_seconds"] is None else duration(record["fit_seconds"])
+        resumed = f" ({duration(seconds)} in this process)" if summary.earlier_seconds != 0 else ""
+        log.info("%s: fitted in %s%s; validation %s %.4f, test %.4f", label, spent, resumed,
                  data.problem.metric, record["metrics"]["val"][data.problem.metric],
                  record["metrics"]["test"][data.problem.metric])
         record.update(best_epoch=summary.best_epoch, epochs_run=summary.epochs_run, n_params=int(estimator.n_params),

@@ -15,6 +15,7 @@ too, so the resumed run ends where an uninterrupted one would.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -263,6 +264,23 @@ class RandomState(Callback):
             torch.cuda.set_rng_state(saved[0] if isinstance(saved, (list, tuple)) else saved, self.device)
 
 
+class FitTime(Callback):
+    """The seconds the fit has taken over every process that trained it, kept in last.ckpt: a run
+    finished with resume=true records what the whole run cost, not the last process's share."""
+
+    def __init__(self, resuming: bool):
+        # a resumed run learns the earlier seconds from its checkpoint; one written before they were kept: unknown
+        self.earlier: float | None = None if resuming else 0.0
+        self.started = time.perf_counter()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.earlier = state_dict["seconds"]
+
+    def state_dict(self) -> dict[str, Any]:
+        seconds = None if self.earlier is None else self.earlier + time.perf_counter() - self.started
+        return {"seconds": seconds}
+
+
 def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
     """CSV metrics in the run directory, or W&B (offline unless the user logged in and set WANDB_MODE).
 
@@ -286,7 +304,7 @@ def make_logger(cfg: DictConfig, run_dir: Path, resuming: bool = False):
 
 def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint, logger, train_batches: TensorBatches,
                  device: torch.device, patience_extra_epochs: int = 0, run_name: str = "run",
-                 validate: bool = True) -> L.Trainer:
+                 validate: bool = True, *, fit_time: FitTime) -> L.Trainer:
     """A Lightning Trainer for the protocol: validation every epoch, early stopping, our own checkpoints
     (without `validate`: the whole budget, no stopping); the progress bar on a terminal, progress lines in
     a log (`mixnam.training.progress`)."""
@@ -300,7 +318,7 @@ def make_trainer(trainer_cfg: DictConfig, max_epochs: int, best: BestCheckpoint,
         max_epochs=max_epochs, accelerator=lightning_accelerator(device.type), devices=1,
         precision=trainer_cfg.precision, deterministic=trainer_cfg.deterministic, logger=logger,
         # stopping decides first, so `best`'s last.ckpt holds its up-to-date state
-        callbacks=[*stopping, RandomState(train_batches, device), best, *progress],
+        callbacks=[*stopping, RandomState(train_batches, device), fit_time, best, *progress],
         enable_checkpointing=False, enable_progress_bar=bar, enable_model_summary=False,
         num_sanity_val_steps=0, log_every_n_steps=min(50, len(train_batches)))
 
@@ -351,9 +369,10 @@ class NeuralEstimator:
         best = BestCheckpoint(run_dir, module.monitor, self.problem.higher_is_better,
                               int(trainer_cfg.checkpoint_every_n_epochs))
         resume_from = best.last_path if cfg.get("resume", False) and best.last_path.exists() else None
+        fit_time = FitTime(resuming=resume_from is not None)
         trainer = make_trainer(trainer_cfg, max_epochs, best, make_logger(cfg, run_dir, resume_from is not None),
                                train_batches, self.device, self.fidelity.get("patience_extra_epochs") or 0,
-                               run_name=run_label(cfg, run_dir), validate=val is not None)
+                               run_name=run_label(cfg, run_dir), validate=val is not None, fit_time=fit_time)
         self.model.train()  # Lightning keeps the modes it finds; a predict() before fit leaves eval mode on
         try:
             trainer.fit(module, train_batches, val_batches, ckpt_path=resume_from)
@@ -365,7 +384,7 @@ class NeuralEstimator:
         if val_batches is None:
             best.keep(module, trainer.current_epoch)
         self.load_weights(best.best_path)
-        return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch,
+        return FitSummary(best_epoch=best.best_epoch, epochs_run=trainer.current_epoch, earlier_seconds=fit_time.earlier,
                           extra={"checkpoint": str(best.best_path), "stopped_early": trainer.current_epoch < max_epochs,
                                  "resumed": resume_from is not None, "precision": self.precision,
                                  "matmul_precision": str(trainer_cfg.matmul_precision)})

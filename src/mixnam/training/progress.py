@@ -68,9 +68,10 @@ class LogProgress(Callback):
             return
         self.last_line = now
         per_epoch = (now - self.started) / (epoch - self.first_epoch)
-        loss = float(self._loss_sum) / max(1, self._batches)
         score = trainer.callback_metrics.get(self.monitor)
-        parts = [f"{self.run_name}: epoch {epoch}/{self.max_epochs}", f"train loss {loss:.4g}"]
+        parts = [f"{self.run_name}: epoch {epoch}/{self.max_epochs}"]
+        if self._batches:  # none when resumed from a checkpoint written at the epoch's very end
+            parts.append(f"train loss {float(self._loss_sum) / self._batches:.4g}")
         if score is not None:
             parts.append(f"{self.monitor.replace('_', ' ')} {float(score):.4g}")
         if self.best.best_score is not None:
