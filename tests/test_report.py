@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 ENV = {"git_commit": "abc123", "hostname": "box", "cpu": "x86_64", "cpu_count": 2, "device": "cpu", "torch": "2.x"}
 
 
-def write_record(runs, job, profile, value=None, error=None, budget=None, metric="rmse"):
+def write_record(runs, job, profile, value=None, error=None, budget=None, metric="rmse", fit_seconds=1.0):
     """A record of `job`; `budget`: the paper's epochs (config.model.max_epochs) where the run did 7."""
     config = {"model": {"max_epochs": budget}} if budget else {}
     for key, v in job.items():
@@ -33,7 +33,7 @@ def write_record(runs, job, profile, value=None, error=None, budget=None, metric
     record = {"experiment": job["experiment_name"], "profile": profile, "model": job["model"],
               "dataset": job["dataset"], "split": job["split"], "seed": job["seed"], "config": config, "env": ENV,
               "status": "failed" if error else "completed", "finished_at": "2026-01-01T00:00:00+00:00",
-              "max_epochs": 7, "epochs_run": 7, "best_epoch": 5, "fit_seconds": 1.0,
+              "max_epochs": 7, "epochs_run": 7, "best_epoch": 5, "fit_seconds": fit_seconds,
               "data": {"n_train": 100, "n_val": 10, "n_test": 20}}
     if "fidelity" in job:
         record["fidelity"] = job["fidelity"]
@@ -90,6 +90,17 @@ def test_missing_cells_say_why_and_provenance_says_what_ran(table2):
     assert "commit `abc123` (30 runs)" in md and "(folds 0 x seeds 0–9;" in md and "max_epochs 7, ran 7 epochs (best 5)" in md
     tex = (out / "table2.tex").read_text()
     assert r"\textbf{0.449 $\pm$ 0.006}" in tex and r"\toprule" in tex
+
+
+def test_a_fit_time_total_says_how_many_runs_it_does_not_count(tmp_path):
+    runs = tmp_path / "runs"
+    jobs = [job for job in experiment_jobs("table2", "paper") if job["model.variation_penalty"] == 0][:3]
+    for i, job in enumerate(jobs):  # the first was resumed from a checkpoint that did not keep its seconds
+        write_record(runs, job, "paper", value=0.45, fit_seconds=None if i == 0 else 3600.0)
+    report.main(["table2", "--runs", str(runs), "--out", str(tmp_path / "tables")])
+    md = (tmp_path / "tables" / "table2.md").read_text()
+    assert "- Fit time: 2.00 h in total (1 run not counted: resumed from a checkpoint that did not keep its fit " \
+           "time)." in md
 
 
 def test_the_interval_is_welchs_and_a_deterministic_model_matching_the_printed_digit_is_reproduced():

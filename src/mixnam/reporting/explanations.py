@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from mixnam.runs.records import iter_records
+from mixnam.runs.records import fit_time, iter_records
 
 INTERACTION_MODELS = ("mixnam", "mixnam_d", "na2m", "eb2m", "mlp")
 DECOY_CONDITIONS = ("reference (no leak)", "unconstrained", "rrr on decoy", "router_exclude decoy",
@@ -48,7 +48,6 @@ def provenance(records: list[dict]) -> str:
     def distinct(get: Callable[[dict], Any]) -> str:
         return ", ".join(sorted({str(get(r)) for r in records})) or "—"
 
-    seconds = sum(r.get("fit_seconds") or 0 for r in records)
     return "\n".join([
         "## Provenance",
         f"- records: {len(records)} completed runs; profile(s): {distinct(lambda r: r.get('profile'))}",
@@ -58,7 +57,7 @@ def provenance(records: list[dict]) -> str:
          f"threads: {distinct(lambda r: r['config']['trainer'].get('num_threads'))}"),
         (f"- epochs (budget): {distinct(lambda r: r.get('max_epochs'))}; seeds: {distinct(lambda r: r.get('seed'))}; "
          f"train rows: {distinct(lambda r: r.get('data', {}).get('n_train'))}"),
-        f"- total fit time: {seconds / 60:.1f} min (wall clock, shared machine)",
+        f"- total fit time: {fit_time(records)} (wall clock, shared machine)",
     ])
 
 

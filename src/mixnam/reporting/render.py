@@ -19,6 +19,7 @@ from mixnam.reporting.verdicts import (
     TOO_FEW,
     VERDICTS,
 )
+from mixnam.runs.records import fit_time
 
 PROFILE_NOTES = {
     "smoke": "**profile: smoke** — a quick end-to-end check (a few epochs on a few thousand rows, at most 2 "
@@ -144,8 +145,7 @@ def provenance(table: Table, command: str) -> list[str]:
         lines.append("- Epochs (mean over runs): " + "; ".join(epochs) + ".")
     if precision := precision_line(table):
         lines.append(precision)
-    fit = sum(r.get("fit_seconds") or 0 for r in done)
-    lines.append(f"- Fit time: {fit / 3600:.2f} h in total.")
+    lines.append(f"- Fit time: {fit_time(done)}.")
     for dataset, rs in by_dataset.items():
         sizes = Counter(f"{r['data']['n_train']}/{r['data']['n_val']}/{r['data']['n_test']}" for r in rs if "data" in r)
         max_rows = {(r.get("config", {}).get("data") or {}).get("max_rows") for r in rs} - {None}

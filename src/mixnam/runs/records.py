@@ -162,6 +162,16 @@ def upgraded(record: dict) -> dict:
     return {**record, "interpretability": renamed}
 
 
+def fit_time(records: list[dict]) -> str:
+    """The records' summed fit time in hours, and how many runs do not know theirs (a completed run
+    resumed from a checkpoint written before checkpoints kept the fit's seconds), so a total that
+    misses some never reads as complete."""
+    unknown = sum(1 for r in records if r.get("fit_seconds") is None)
+    hours = sum(r.get("fit_seconds") or 0 for r in records) / 3600
+    return f"{hours:.2f} h in total" + (f" ({unknown} run{'s' if unknown > 1 else ''} not counted: "
+                                         "resumed from a checkpoint that did not keep its fit time)" if unknown else "")
+
+
 def git_commit(root: str | Path) -> str:
     """The commit the run's code is at: MIXNAM_GIT_COMMIT when a launcher states it (a copy of the tree on a GPU
     node, whose .git may be missing or older than the tree), else git's, `-dirty` with uncommitted changes."""
