@@ -19,8 +19,11 @@ install:
 	$(PY) -m pip install $(TORCH)
 	$(PY) -m pip install -e ".[dev,node]"
 
+# Two pytest workers, a test file each at a time (its module fixtures train once): on CI's 2 cores the
+# Slurm tests' waits for the scheduler overlap with the other files' training. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 test:
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # Throughput of the batched MixNAM layers vs a per-feature loop vs the authors' broadcast layer (docs/performance.md).
 bench:
