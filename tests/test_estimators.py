@@ -12,12 +12,14 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import cross_val_score
 from sklearn.utils.estimator_checks import check_estimator
 
 from mixnam import MixNAMClassifier, MixNAMDRegressor, MixNAMRegressor, NAMClassifier
 from mixnam.errors import InputError
 from mixnam.estimators import SAVE_FORMAT, NeuralAdditiveEstimator
+from mixnam.explain import interactions
 from tests.conftest import ROOT
 
 TINY = dict(n_layers=1, hidden_dim=16, max_epochs=30, lr=3e-2, batch_size=64)  # seconds per fit; R^2 > 0.7 in the checks
@@ -97,6 +99,24 @@ def test_explain_gives_shape_functions_with_expert_bounds_and_plot_draws_them():
     assert isinstance(model.plot(X), Figure) and isinstance(model.plot(X, feature="x1", experts=True), Figure)
     nam = NAMClassifier(**TINY).fit(X, y).explain(X)
     assert not nam.is_mixture and nam["x1"].upper is None, "NAM has one expert: a curve, no bounds"
+
+
+@pytest.mark.parametrize("call,fragment", [
+    (lambda m, X: m.explain(X, grid_size=1), "grid_size=1: give a whole number >= 2"),
+    (lambda m, X: m.explain(X, max_rows=0), "max_rows=0: give a whole number >= 1 or None"),
+    (lambda m, X: m.plot(X, grid_size=2.5), "grid_size=2.5: give a whole number >= 2"),
+])
+def test_explain_refuses_a_count_that_is_not_a_whole_number_and_names_the_argument(call, fragment):
+    X, y = table()
+    with pytest.raises(ValueError, match=fragment):
+        call(MixNAMRegressor(**TINY).fit(X, X.x2), X)
+
+
+def test_an_unfitted_estimator_is_told_to_fit_before_it_is_explained():
+    X, _ = table()
+    for call in (lambda m: m.explain(X), lambda m: interactions(m, X)):
+        with pytest.raises(NotFittedError, match="not fitted yet"):
+            call(MixNAMClassifier())
 
 
 @pytest.mark.parametrize("call,fragments", [

@@ -191,6 +191,12 @@ def fitted_linear_regression(rows):
      "X has 5 columns but LinearRegression takes 4 features"),
     (CountingModel, {"features": ["a", "b", "c"]}, "features has 3 names but X has 4 columns"),
     (CountingModel, {"softplus_beta": 0.0}, "softplus_beta=0.0 must be positive"),
+    (CountingModel, {"features": ["a", "b", "a", "c"]}, r"features repeats \['a'\]; give each column its own name"),
+    (CountingModel, {"max_rows": 0}, "max_rows=0: give a whole number >= 1 or None"),
+    (CountingModel, {"method": "shapley_taylor", "max_exact": 0, "n_samples": 0}, "n_samples=0: give a whole number"),
+    (CountingModel, {"method": "integrated_hessians", "n_steps": 0}, "n_steps=0: give a whole number >= 1"),
+    (CountingModel, {"max_exact": -1}, "max_exact=-1: give a whole number >= 0"),
+    (CountingModel, {"seed": 1.5}, "seed=1.5: give a whole number >= 0"),
 ])
 def test_bad_input_is_refused_before_any_model_call_with_the_fix(rows, model, change, fragment):
     model = model(rows) if model is fitted_linear_regression else model()

@@ -48,3 +48,15 @@ class Interrupted(BaseException):
 
 class InputError(MixnamError, ValueError):
     """Data given to an estimator's fit/predict that it cannot use (lengths, NaN/inf, columns), with the fix."""
+
+
+def check_count(name: str, value: object, minimum: int, meaning: str, *, optional: bool = False) -> None:
+    """Refuse a count argument of the Python API (rows, steps, samples, a seed) that is not a whole number
+    >= `minimum`, before any work: numpy or torch would fail later naming neither the argument nor the fix."""
+    import numbers
+
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        none = " or None" if optional else ""
+        raise ValueError(f"{name}={value!r}: give a whole number >= {minimum}{none} ({meaning})")

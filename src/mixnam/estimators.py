@@ -369,7 +369,8 @@ class NeuralAdditiveEstimator(BaseEstimator):
     def model_inputs(self, X) -> tuple[NeuralEstimator, np.ndarray, list[str]]:
         """What `mixnam.explain.interactions` explains: the fitted network (its logit, or the standardised
         target), the raw rows `X` checked and preprocessed into its units, and the column names."""
-        return self.network_, self.preprocessor_.transform(self._rows(X)).astype(np.float64), list(self.feature_names_)
+        rows = self._rows(X)  # first: an unfitted estimator is told so (NotFittedError), not AttributeError
+        return self.network_, self.preprocessor_.transform(rows).astype(np.float64), list(self.feature_names_)
 
     def explain(self, X, grid_size: int = 128, max_rows: int | None = 50_000) -> ShapeFunctions:
         """Per feature: the shape function on a grid in the feature's units, and for the MixNAM family the

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mixnam.errors import check_count
 from mixnam.explain.shapes import save_npz
 from mixnam.explain.view import evaluating, find_module
 from mixnam.models.layers import ReLUDropout
@@ -326,6 +327,11 @@ def interactions(model: Any, X: Any, baseline: str | np.ndarray = "median", meth
         raise ValueError(f"method={method!r}; use one of {', '.join(METHODS)}")
     if not softplus_beta > 0:
         raise ValueError(f"softplus_beta={softplus_beta} must be positive (larger: closer to ReLU)")
+    check_count("max_rows", max_rows, 1, "the rows drawn from X", optional=True)
+    check_count("max_exact", max_exact, 0, "the most features Shapley-Taylor enumerates exactly")
+    check_count("n_samples", n_samples, 1, "Shapley-Taylor's sampled permutations")
+    check_count("n_steps", n_steps, 1, "Integrated Hessians' quadrature steps")
+    check_count("seed", seed, 0, "the seed of the row draw and the sampled permutations")
     if hasattr(model, "model_inputs"):  # a scikit-learn estimator: its network, on its preprocessed rows
         model, X, names = model.model_inputs(X)
         features = features or names
@@ -337,6 +343,9 @@ def interactions(model: Any, X: Any, baseline: str | np.ndarray = "median", meth
     features = list(features or getattr(model, "feature_names", None) or [f"x{i}" for i in range(n)])
     if len(features) != n:
         raise ValueError(f"features has {len(features)} names but X has {n} columns; give one name per column")
+    if len(set(features)) != n:
+        repeated = sorted({f for f in features if features.count(f) > 1})
+        raise ValueError(f"features repeats {repeated}; give each column its own name")
     if max_rows is not None and len(X) > max_rows:
         X = X[np.sort(np.random.default_rng(seed).choice(len(X), max_rows, replace=False))]
     b = _baseline(baseline, X)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from mixnam.errors import check_count
 from mixnam.explain.view import ModelView, bounds, view
 
 FEW_VALUES = 12  # numeric features with at most this many distinct values are drawn value by value
@@ -175,6 +176,10 @@ def shape_functions(model: Any, data: Any, grid_size: int = 128, max_rows: int |
     `data` is a LoadedSplit (raw rows in original units and the fitted preprocessor) or a raw
     DataFrame already in model units. `max_rows` caps the real rows drawn as dots.
     """
+    check_count("grid_size", grid_size, 2, "points on each numeric feature's grid")
+    check_count("max_rows", max_rows, 1, "the real rows drawn as dots", optional=True)
+    check_count("density_bins", density_bins, 1, "bins of the data-density strip")
+    check_count("seed", seed, 0, "the seed of the row draw")
     X, transform, categorical = _raw_rows(data, max_rows, seed)
     model_view: ModelView = view(model, X.shape[1])
     if model_view.terms is None:
