@@ -135,6 +135,32 @@ def test_bad_input_gets_one_message_naming_the_problem_and_the_fix(call, fragmen
         assert fragment in str(error.value)
 
 
+@pytest.mark.parametrize("setting,fragment", [
+    ({"hidden_dim": 0}, "hidden_dim=0 must be an integer >= 1 (the latent width d)"),
+    ({"n_layers": 0}, "n_layers=0 must be an integer >= 1"),
+    ({"n_experts": 0}, "n_experts=0 must be an integer >= 1 (C, the experts per feature)"),
+    ({"max_epochs": 2.5}, "max_epochs=2.5 must be an integer >= 1"),
+    ({"variation_penalty": -1.0}, "variation_penalty=-1.0 must be a number in [0, inf)"),
+    ({"output_penalty": float("inf")}, "output_penalty=inf must be a number in [0, inf)"),
+    ({"lr": -1e-3}, "lr=-0.001 must be a number in (0, inf) (the learning rate)"),
+    ({"weight_decay": -1.0}, "weight_decay=-1.0 must be a number in [0, inf)"),
+])
+def test_a_hyper_parameter_out_of_its_configs_bounds_is_refused_by_name_before_training(setting, fragment):
+    """The estimators obey the harness's config rules (mixnam.validation): a negative penalty or a zero width
+    fails at fit's first line, not as a NaN loss or a shape error in torch."""
+    X, y = table()
+    with pytest.raises(InputError, match=re.escape(fragment)):
+        MixNAMRegressor(**{**TINY, **setting}).fit(X, X.x2)
+
+
+def test_numpy_numbers_from_a_parameter_grid_are_taken_as_the_numbers_they_are():
+    X, _ = table()
+    model = MixNAMRegressor(**{**TINY, "hidden_dim": np.int64(8), "lr": np.float32(1e-3),
+                               "max_epochs": np.int64(TINY["max_epochs"])}).fit(X, X.x2)
+    assert (model.network_.cfg.model.hidden_dim, model.network_.cfg.model.lr) == (8, pytest.approx(1e-3))
+    assert np.isfinite(model.predict(X)).all()
+
+
 def test_wrong_columns_at_predict_time_are_named_and_nan_can_be_imputed():
     X, y = table()
     gaps = X.assign(x2=np.where(X.index % 10 == 0, np.nan, X.x2))

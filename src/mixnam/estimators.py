@@ -67,6 +67,7 @@ from mixnam.errors import InputError
 from mixnam.explain import ShapeFunctions, shape_functions
 from mixnam.sweeps import CONF_DIR
 from mixnam.training.lightning import NeuralEstimator
+from mixnam.validation import setting_problems, whole
 
 SAVE_FORMAT = 1  # bump when the saved file's layout changes; load refuses other formats by name
 MIN_SAMPLES = 5
@@ -78,6 +79,16 @@ IMPUTE = ("median", "mean")
 # The variants: the harness model each builds and its expert defaults (C, K), paper Tables 5, 7, 9.
 EXPERTS = {"mixnam": (4, 4), "mixnam_d": (64, 64), "mixnam_e": (32, 16)}
 VARIANT_SWITCHES = {"mixnam_d": {"diagonal_routing": True, "gumbel_tau": 0.1}, "mixnam_e": {"even_weights": True}}
+# Each hyper-parameter obeys the rule of the config key it sets (mixnam.validation.RULES), or its own;
+# None, where allowed, lets the estimator choose (experts from the variant, batch size and patience from the rows).
+SETTING_RULES = {"n_layers": "model.n_layers", "hidden_dim": "model.hidden_dim", "n_experts": "model.n_experts",
+                 "top_k": "model.top_k", "dropout": "model.dropout", "dropout_expert": "model.dropout_expert",
+                 "output_penalty": "model.output_penalty", "variation_penalty": "model.variation_penalty",
+                 "normalization": "model.normalization", "batch_size": "model.batch_size", "lr": "model.lr",
+                 "weight_decay": "model.weight_decay",
+                 "max_epochs": whole("max_epochs", 1, "the epoch budget"),
+                 "patience": whole("patience", 1, "epochs without a better validation score before stopping")}
+CHOSEN_WHEN_NONE = ("n_experts", "top_k", "batch_size", "patience")
 
 
 def versions() -> dict[str, str]:
@@ -89,6 +100,13 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[package] = "not installed"
     return found
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars (a parameter grid from np.arange) as the Python numbers OmegaConf takes, in dicts too."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
 
 
 @contextmanager
@@ -174,7 +192,7 @@ class NeuralAdditiveEstimator(BaseEstimator):
 
     def _run_config(self, run_dir: str, seed: int):
         """The run config `NeuralEstimator` reads: the model, the harness's trainer settings, a scratch dir."""
-        return OmegaConf.create({
+        return OmegaConf.create(_plain({
             "seed": seed, "run_dir": run_dir, "resume": False, "logger": {"name": "csv"},
             "model": self._model_config(),
             # the harness's CPU trainer settings (one source), with this estimator's own choices on top
@@ -183,7 +201,7 @@ class NeuralAdditiveEstimator(BaseEstimator):
                         # patience() takes a share of the budget: this share gives back `patience_` epochs exactly
                         "patience_fraction": (getattr(self, "patience_", self.max_epochs // 4) + 0.5) / self.max_epochs,
                         "checkpoint_every_n_epochs": self.max_epochs + 1,  # no resumable checkpoint
-                        "enable_progress_bar": bool(self.verbose)}})
+                        "enable_progress_bar": bool(self.verbose)}}))
 
     def _check_settings(self) -> None:
         if self.impute not in (None, *IMPUTE):
@@ -194,12 +212,11 @@ class NeuralAdditiveEstimator(BaseEstimator):
                              f"{LARGE_TABLE:,} rows or with X_val), True or False.")
         if not 0 < self.validation_fraction < 1:
             raise InputError(f"validation_fraction={self.validation_fraction} must lie strictly between 0 and 1.")
-        if int(self.max_epochs) < 1:
-            raise InputError(f"max_epochs={self.max_epochs} must be at least 1.")
-        for name in ("batch_size", "patience"):
-            if getattr(self, name) is not None and int(getattr(self, name)) < 1:
-                raise InputError(f"{name}={getattr(self, name)} must be at least 1, or None to choose it from the "
-                                 "number of training rows.")
+        settings = {name: getattr(self, name) for name in SETTING_RULES
+                    if not (name in CHOSEN_WHEN_NONE and getattr(self, name) is None)}
+        if problems := setting_problems(settings, SETTING_RULES):
+            raise InputError(" ".join(problems) + " Fix the hyper-parameter(s) named; None, where the docstring "
+                             "allows it, lets the estimator choose from the data.")
 
     def _early_stopping_on(self, n_rows: int, validation_given: bool) -> bool:
         """`early_stopping="auto"`: on with (X_val, y_val) or above LARGE_TABLE rows, as scikit-learn's

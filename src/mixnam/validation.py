@@ -9,6 +9,7 @@ Launcher keys are checked before submission by `mixnam.launchers`.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,12 +31,12 @@ class Rule:
     meaning: str  # what the key is for, so the message says why the bound exists
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+def _is_int(value) -> bool:  # numpy's integers too: an estimator's hyper-parameter may come from np.arange
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+def _is_number(value) -> bool:  # finite: an infinite penalty or rate makes the first loss NaN
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def whole(key: str, minimum: int, meaning: str, nullable: bool = False, maximum: int | None = None) -> Rule:
@@ -198,6 +199,18 @@ def rule_problems(cfg: DictConfig) -> list[str]:
             continue
         problems.append(f"{rule.key}={value!r} is not allowed: {rule.key} ({rule.meaning}) must be {rule.allowed}. "
                         + _fix(rule.key, rule.allowed, _file_of(rule.key, cfg)))
+    return problems
+
+
+def setting_problems(settings: dict[str, Any], rules: dict[str, Rule | str]) -> list[str]:
+    """Keyword arguments, named as their caller names them, each checked by its rule or by the rule of the
+    config key it sets: the estimators' hyper-parameters obey the bounds of the harness's configs."""
+    by_key = {rule.key: rule for rule in RULES}
+    problems = []
+    for name, value in settings.items():
+        rule = by_key[rules[name]] if isinstance(rules[name], str) else rules[name]
+        if not rule.check(value):
+            problems.append(f"{name}={value!r} must be {rule.allowed} ({rule.meaning}).")
     return problems
 
 
