@@ -1,4 +1,5 @@
 """Errors a user can fix. `run.py` prints their message as one paragraph, without a traceback."""
+import numbers
 
 
 class MixnamError(Exception):
@@ -53,8 +54,6 @@ class InputError(MixnamError, ValueError):
 def check_count(name: str, value: object, minimum: int, meaning: str, *, optional: bool = False) -> None:
     """Refuse a count argument of the Python API (rows, steps, samples, a seed) that is not a whole number
     >= `minimum`, before any work: numpy or torch would fail later naming neither the argument nor the fix."""
-    import numbers
-
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
